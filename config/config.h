@@ -1,0 +1,108 @@
+/* The one configuration struct shared by wr-gateway and wr-admission, loaded from an INI-style file
+ * (sections [gateway], [origin], [redis], [room NAME]). wr_config_load validates every key and, on the
+ * first error, returns NULL with one message "FILE:LINE: [section] key: problem" in err.
+ * Ownership: the wr_config_t owns every string and array in it; wr_config_free releases all of it.
+ * Relative paths in the file are resolved against the config file's directory at load time. */
+#ifndef WR_CONFIG_H
+#define WR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WR_ROOM_NAME_MAX_BYTES 64
+#define WR_HOST_MAX_BYTES 255
+
+typedef enum {
+    WR_ROOM_OPEN = 0,
+    WR_ROOM_SCHEDULED,
+    WR_ROOM_PAUSED,
+    WR_ROOM_SOLD_OUT,
+    WR_ROOM_CLOSED
+} wr_room_state_t;
+
+typedef enum { WR_MODE_FIXED = 0, WR_MODE_ADAPTIVE } wr_room_mode_t;
+
+typedef struct {
+    char host[WR_HOST_MAX_BYTES + 1]; /* numeric address or name, no brackets */
+    uint16_t port;
+} wr_hostport_t;
+
+typedef struct {
+    char name[WR_ROOM_NAME_MAX_BYTES + 1];
+    int line;              /* line of the [room NAME] header, for messages */
+    char **paths;          /* normalised prefixes, lower-cased unless case_sensitive_paths */
+    size_t npaths;
+    char **bypass;         /* prefixes under paths that pass through unqueued */
+    size_t nbypass;
+    char **hosts;          /* lower-case host names without port; none = any host */
+    size_t nhosts;
+    wr_room_state_t state;
+    int64_t open_at;       /* unix seconds; 0 = not set */
+    wr_room_mode_t mode;
+    int64_t rate_per_minute;
+    int64_t max_active;    /* 0 = no cap */
+    int64_t min_rate;
+    int64_t max_rate;
+    int64_t target_p99_ms;
+    double max_error_rate;
+} wr_room_cfg_t;
+
+typedef struct {
+    char *path; /* the config file as given */
+    char *dir;  /* its directory, for relative paths */
+
+    /* [gateway] */
+    wr_hostport_t listen;
+    wr_hostport_t admin_listen;
+    int workers; /* resolved: >= 1 */
+    char *key_file;
+    char *admin_token_file;
+    uint32_t max_connections;
+    uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t send_timeout_ms;
+    uint64_t shutdown_timeout_ms;
+    uint32_t max_header_bytes;
+    uint32_t max_header_count;
+    uint32_t max_uri_bytes;
+    uint64_t max_body_bytes; /* 0 = no limit */
+    bool trust_forwarded;
+    bool case_sensitive_paths;
+    bool access_log;
+    int log_level; /* wr_log_level_t */
+
+    /* [origin] */
+    wr_hostport_t origin;
+    char *origin_url;
+    uint64_t origin_connect_timeout_ms;
+    uint64_t origin_response_timeout_ms;
+    uint32_t origin_pool_max_idle;
+    uint32_t origin_pool_max_conns;
+    uint64_t origin_pool_idle_timeout_ms;
+    uint32_t origin_down_after_failures;
+    uint64_t origin_retry_after_ms;
+
+    /* [redis] */
+    char *redis_url;
+    wr_hostport_t redis;
+
+    wr_room_cfg_t *rooms;
+    size_t nrooms;
+} wr_config_t;
+
+/* Loads and validates FILE. On error returns NULL and writes one line into err. */
+wr_config_t *wr_config_load(const char *path, char *err, size_t err_size);
+/* Same, from a string (for tests); `name` stands for the file name in messages, dir for relative paths. */
+wr_config_t *wr_config_load_string(const char *text, const char *name, const char *dir, char *err,
+                                   size_t err_size);
+void wr_config_free(wr_config_t *cfg);
+
+const char *wr_room_state_name(wr_room_state_t s);
+/* Parses "host:port", "[v6]:port". Returns 0 or -1. */
+int wr_parse_hostport(const char *s, wr_hostport_t *out);
+/* Parses an RFC 3339 time ("2026-12-01T10:00:00Z", "...+01:00", fractional seconds allowed). */
+int wr_parse_rfc3339(const char *s, int64_t *out_unix);
+
+#endif

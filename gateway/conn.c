@@ -1,0 +1,761 @@
+/* One client connection: read a request head (llhttp, strict), check it, route it, hand it to the
+ * upstream pool, stream the body to the origin, and let proxy.c stream the response back.
+ *
+ * Invariants:
+ *  - One request at a time per connection. Pipelined bytes wait in blk->in, unparsed, until the
+ *    response to the current request has been fully written; responses therefore keep their order.
+ *  - blk->in holds [0, parse_off) seen by the parser and [parse_off, in_len) not yet parsed; request
+ *    body bytes [body_off, parse_off) are forwarded raw, with their own framing (llhttp has checked
+ *    it). Bytes are never moved while an upstream write points into the buffer.
+ *  - An idle keep-alive connection owns no buffer (blk == NULL): its cost is this struct.
+ *  - Every phase has a time limit on the one timer: idle, header, body, send, linger.
+ * Errors the gateway answers itself always close the connection after a short lingering read, so the
+ * client sees the status instead of a reset. */
+#include "common/log.h"
+#include "common/path.h"
+#include "gateway/http.h"
+#include "gateway/route.h"
+#include "gateway/worker.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+static void conn_process(gw_conn_t *c);
+static void conn_close(gw_conn_t *c);
+static void forward_body(gw_conn_t *c);
+static void send_error(gw_conn_t *c, int status);
+
+static inline const wr_config_t *cfg_of(gw_conn_t *c) {
+    return c->w->cfg;
+}
+
+/* ---- timers ---------------------------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t) {
+    gw_conn_t *c = t->data;
+    switch (c->phase) {
+    case GW_C_HEAD:
+        if (c->got_bytes) {
+            GW_INC(&c->w->metrics, client_timeouts);
+            WR_DEBUG("header timeout", "client=%s", c->client_ip);
+            send_error(c, 408);
+        } else {
+            conn_close(c); /* idle keep-alive, or a connection that never spoke */
+        }
+        return;
+    case GW_C_FORWARD:
+        if (c->waiting) { /* no origin connection became free in time */
+            WR_WARN("origin pool exhausted", "worker=%d", c->w->id);
+            send_error(c, 503);
+            return;
+        }
+        GW_INC(&c->w->metrics, client_timeouts);
+        if (!c->writing && !c->req_done && !(c->up && c->up->head_sent)) {
+            WR_DEBUG("body timeout", "client=%s", c->client_ip);
+            send_error(c, 408);
+        } else {
+            WR_DEBUG("send timeout", "client=%s", c->client_ip);
+            conn_close(c);
+        }
+        return;
+    default:
+        conn_close(c);
+    }
+}
+
+static void arm(gw_conn_t *c, uint64_t ms) {
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+void gw_conn_arm(gw_conn_t *c, uint64_t ms) {
+    arm(c, ms);
+}
+
+/* ---- buffers and reading ---------------------------------------------------------------------- */
+
+/* Moves unforwarded bytes to the front once the head is no longer needed. */
+static void compact(gw_conn_t *c) {
+    if (!c->blk || c->phase != GW_C_FORWARD || c->body_off == 0 || (c->up && c->up->writing))
+        return;
+    uint32_t keep = c->in_len - c->body_off;
+    memmove(c->blk->in, c->blk->in + c->body_off, keep);
+    c->parse_off -= c->body_off;
+    c->in_len = keep;
+    c->body_off = 0;
+}
+
+static _Thread_local char linger_scratch[4096]; /* bytes read while lingering are discarded; contents never read */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+    (void)hint;
+    gw_conn_t *c = h->data;
+    if (c->phase == GW_C_LINGER) {
+        *buf = uv_buf_init(linger_scratch, sizeof linger_scratch);
+        return;
+    }
+    if (!c->blk && !(c->blk = gw_cblock_get(c->w))) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    if (c->in_len == c->blk->in_cap)
+        compact(c);
+    *buf = uv_buf_init(c->blk->in + c->in_len, c->blk->in_cap - c->in_len);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void ensure_reading(gw_conn_t *c) {
+    if (c->reading || c->eof || c->phase == GW_C_CLOSING)
+        return;
+    if (c->blk && c->in_len == c->blk->in_cap && c->phase != GW_C_LINGER)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+}
+
+static void stop_reading(gw_conn_t *c) {
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+    (void)buf;
+    gw_conn_t *c = s->data;
+    if (n > 0) {
+        if (c->phase == GW_C_LINGER)
+            return;
+        c->in_len += (uint32_t)n;
+        if (!c->got_bytes && c->phase == GW_C_HEAD) {
+            c->got_bytes = 1;
+            c->started_ms = uv_now(&c->w->loop);
+            arm(c, cfg_of(c)->header_timeout_ms);
+        } else if (c->phase == GW_C_FORWARD && !c->req_done && !c->writing) {
+            arm(c, cfg_of(c)->body_timeout_ms);
+        }
+        conn_process(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (n == UV_ENOBUFS) {
+        stop_reading(c);
+        if (c->phase == GW_C_HEAD && c->blk)
+            send_error(c, 431);
+        else if (!c->blk)
+            conn_close(c); /* out of memory */
+        return;
+    }
+    /* EOF or a socket error */
+    stop_reading(c);
+    c->eof = 1;
+    if (n != UV_EOF || c->phase == GW_C_LINGER || c->phase == GW_C_HEAD) {
+        if (c->phase == GW_C_HEAD && n == UV_EOF && c->parse_off < c->in_len)
+            conn_process(c); /* a final request in the same packet as the FIN */
+        else
+            conn_close(c);
+        return;
+    }
+    if (!c->req_done) {
+        WR_DEBUG("client went away mid-request", "client=%s", c->client_ip);
+        conn_close(c);
+    }
+    /* else: half-close after a complete request; answer it, then close */
+}
+
+/* ---- writing to the client ------------------------------------------------------------------- */
+
+static void linger_close(gw_conn_t *c);
+
+static void on_write(uv_write_t *req, int status) {
+    gw_conn_t *c = req->data;
+    c->writing = 0;
+    if (c->phase == GW_C_CLOSING)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->close_after_write) {
+        linger_close(c);
+        return;
+    }
+    if (c->up)
+        gw_upstream_relay(c->up);
+    else if (c->phase == GW_C_FORWARD)
+        forward_body(c); /* a 100 Continue went out */
+}
+
+int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
+    if (c->phase == GW_C_CLOSING || c->writing)
+        return -1;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+    if (r == UV_EAGAIN)
+        r = 0;
+    if (r < 0)
+        return -1;
+    if ((size_t)r == total)
+        return 0;
+    uv_buf_t rest[4];
+    unsigned k = 0;
+    size_t skip = (size_t)r;
+    for (unsigned i = 0; i < n && k < 4; i++) {
+        if (skip >= bufs[i].len) {
+            skip -= bufs[i].len;
+            continue;
+        }
+        rest[k++] = uv_buf_init(bufs[i].base + skip, (unsigned)(bufs[i].len - skip));
+        skip = 0;
+    }
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, rest, k, on_write) < 0)
+        return -1;
+    c->writing = 1;
+    arm(c, cfg_of(c)->send_timeout_ms);
+    return 1;
+}
+
+/* ---- closing --------------------------------------------------------------------------------- */
+
+static void on_close(uv_handle_t *h) {
+    gw_conn_t *c = h->data;
+    if (--c->pending_closes)
+        return;
+    if (c->blk)
+        gw_cblock_put(c->w, c->blk);
+    free(c);
+}
+
+static void conn_close(gw_conn_t *c) {
+    if (c->phase == GW_C_CLOSING)
+        return;
+    gw_worker_t *w = c->w;
+    if (c->phase == GW_C_FORWARD && !c->resp_done)
+        GW_INC(&w->metrics, responses_by_class[0]);
+    c->phase = GW_C_CLOSING;
+    if (c->waiting)
+        gw_pool_cancel_wait(&w->pool, c);
+    if (c->up) {
+        gw_upstream_t *u = c->up;
+        c->up = NULL;
+        gw_upstream_detach(u);
+    }
+    gw_list_remove(&c->link);
+    w->nconns--;
+    atomic_fetch_sub_explicit(c->w->total_conns, 1, memory_order_relaxed);
+    GW_DEC(&w->metrics, conns_open);
+    c->pending_closes = 2;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+/* Half-close, then read and discard until the peer closes or a short time passes: closing with
+ * unread input would reset the connection and could destroy the response before the client reads it. */
+static void linger_close(gw_conn_t *c) {
+    if (c->phase == GW_C_CLOSING)
+        return;
+    uv_os_fd_t fd;
+    if (c->eof || uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0) {
+        conn_close(c);
+        return;
+    }
+    shutdown(fd, SHUT_WR);
+    if (c->phase == GW_C_FORWARD && !c->resp_done)
+        GW_INC(&c->w->metrics, responses_by_class[0]);
+    c->phase = GW_C_LINGER;
+    if (c->waiting)
+        gw_pool_cancel_wait(&c->w->pool, c);
+    if (c->up) {
+        gw_upstream_t *u = c->up;
+        c->up = NULL;
+        gw_upstream_detach(u);
+    }
+    if (c->blk) {
+        gw_cblock_put(c->w, c->blk);
+        c->blk = NULL;
+    }
+    arm(c, GW_LINGER_MS);
+    ensure_reading(c);
+}
+
+static void count_status(gw_conn_t *c, int status) {
+    int cls = status / 100;
+    GW_INC(&c->w->metrics, responses_by_class[cls >= 1 && cls <= 5 ? cls : 0]);
+    GW_INC(&c->w->metrics, requests);
+}
+
+static void send_error(gw_conn_t *c, int status) {
+    if (c->phase == GW_C_CLOSING || c->phase == GW_C_LINGER)
+        return;
+    if (c->writing || (c->up && c->up->head_sent)) {
+        conn_close(c); /* part of a response is already out: all we can do is cut it */
+        return;
+    }
+    if (c->waiting)
+        gw_pool_cancel_wait(&c->w->pool, c);
+    if (c->up) {
+        gw_upstream_t *u = c->up;
+        c->up = NULL;
+        gw_upstream_detach(u);
+    }
+    if (status >= 400 && status < 500 && status != 408)
+        GW_INC(&c->w->metrics, client_errors);
+    c->status = (uint16_t)status;
+    c->resp_done = 1;
+    count_status(c, status);
+    c->keep_alive = 0;
+    c->close_after_write = 1;
+    stop_reading(c);
+    size_t len;
+    const char *resp = gw_http_error(status, &len);
+    uv_buf_t b = uv_buf_init((char *)resp, (unsigned)len);
+    int rc = gw_conn_write(c, &b, 1);
+    if (rc < 0)
+        conn_close(c);
+    else if (rc == 0)
+        linger_close(c);
+}
+
+/* ---- request parsing ------------------------------------------------------------------------- */
+
+static inline gw_conn_t *conn_of(llhttp_t *p) {
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p) {
+    gw_conn_t *c = conn_of(p);
+    c->nhdrs = 0;
+    c->url_off = c->url_len = 0;
+    c->in_value = 0;
+    c->body_bytes = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+    gw_conn_t *c = conn_of(p);
+    uint32_t off = (uint32_t)(at - c->blk->in);
+    if (c->url_len == 0)
+        c->url_off = off;
+    c->url_len = off + (uint32_t)len - c->url_off;
+    if (c->url_len > cfg_of(c)->max_uri_bytes) {
+        c->err_status = 414;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+    gw_conn_t *c = conn_of(p);
+    int rc = gw_hdr_on_field(c->blk->hdrs, &c->nhdrs, (uint16_t)cfg_of(c)->max_header_count, &c->in_value,
+                             (uint32_t)(at - c->blk->in), len);
+    if (rc < 0) {
+        c->err_status = rc == -2 ? 431 : 400;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+    gw_conn_t *c = conn_of(p);
+    if (gw_hdr_on_value(c->blk->hdrs, c->nhdrs, &c->in_value, (uint32_t)(at - c->blk->in), len) < 0) {
+        c->err_status = 400; /* obs-fold (RFC 9112 section 5.2) */
+        return -1;
+    }
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+    conn_of(p)->head_done = 1;
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+    (void)at;
+    gw_conn_t *c = conn_of(p);
+    c->body_bytes += len;
+    uint64_t max = cfg_of(c)->max_body_bytes;
+    if (max && c->body_bytes > max) {
+        c->err_status = 413;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+    conn_of(p)->req_done = 1;
+    return HPE_PAUSED;
+}
+
+void gw_conn_settings_init(llhttp_settings_t *s) {
+    llhttp_settings_init(s);
+    s->on_message_begin = on_message_begin;
+    s->on_url = on_url;
+    s->on_header_field = on_header_field;
+    s->on_header_value = on_header_value;
+    s->on_headers_complete = on_headers_complete;
+    s->on_body = on_body;
+    s->on_message_complete = on_message_complete;
+}
+
+static int parse_error_status(gw_conn_t *c, llhttp_errno_t err) {
+    if (err == HPE_USER && c->err_status)
+        return c->err_status;
+    if (err == HPE_INVALID_VERSION)
+        return 505;
+    if (err == HPE_INVALID_TRANSFER_ENCODING)
+        return 501;
+    return 400;
+}
+
+/* Runs the parser over unparsed bytes. Returns 1 when it paused (head or message complete), 0 when it
+ * consumed everything, -1 after answering an error. */
+static int run_parser(gw_conn_t *c) {
+    const char *start = c->blk->in + c->parse_off;
+    llhttp_errno_t err = llhttp_execute(&c->parser, start, c->in_len - c->parse_off);
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        c->parse_off = (uint32_t)(llhttp_get_error_pos(&c->parser) - c->blk->in);
+        llhttp_resume(&c->parser);
+        return 1;
+    }
+    if (err == HPE_OK) {
+        c->parse_off = c->in_len;
+        return 0;
+    }
+    WR_DEBUG("bad request", "client=%s error=%s", c->client_ip, llhttp_errno_name(err));
+    send_error(c, parse_error_status(c, err));
+    return -1;
+}
+
+/* ---- the request head ------------------------------------------------------------------------ */
+
+static bool slice_ieq(const char *s, size_t n, const char *lower) {
+    return strlen(lower) == n && strncasecmp(s, lower, n) == 0;
+}
+
+static void handle_head(gw_conn_t *c) {
+    const wr_config_t *cfg = cfg_of(c);
+    gw_cblock_t *b = c->blk;
+    gw_hdr_trim_values(b->in, b->hdrs, c->nhdrs);
+    gw_hdrs_t hs = {b->in, b->hdrs, c->nhdrs};
+
+    if (c->parse_off > cfg->max_header_bytes)
+        return send_error(c, 431);
+    if (llhttp_get_http_major(&c->parser) != 1)
+        return send_error(c, 505);
+    c->http10 = llhttp_get_http_minor(&c->parser) == 0;
+    uint8_t method = llhttp_get_method(&c->parser);
+    if (method == HTTP_CONNECT)
+        return send_error(c, 405);
+    c->is_head = method == HTTP_HEAD;
+    c->idempotent = method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS || method == HTTP_TRACE;
+    c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
+
+    /* Host: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
+    long host = -1;
+    for (size_t i = 0; i < hs.n; i++) {
+        if (gw_hdr_name_is(&hs, i, "host")) {
+            if (host >= 0)
+                return send_error(c, 400);
+            host = (long)i;
+        }
+    }
+    if (host < 0 && !c->http10)
+        return send_error(c, 400);
+    const char *hv = host >= 0 ? b->in + b->hdrs[host].value_off : "";
+    size_t hl = host >= 0 ? b->hdrs[host].value_len : 0;
+
+    /* Request target: origin-form, absolute-form (its authority must agree with Host), or "*". */
+    const char *url = b->in + c->url_off;
+    size_t ul = c->url_len;
+    if (ul > 7 && strncasecmp(url, "http://", 7) == 0) {
+        const char *auth = url + 7;
+        size_t al = 0;
+        while (7 + al < ul && auth[al] != '/' && auth[al] != '?')
+            al++;
+        if (host >= 0 && !(al == hl && strncasecmp(auth, hv, al) == 0))
+            return send_error(c, 400);
+        if (host < 0) {
+            hv = auth;
+            hl = al;
+        }
+        url = auth + al;
+        ul -= 7 + al;
+        if (ul == 0)
+            url = "/", ul = 1;
+    }
+    const char *path = url, *query = NULL;
+    size_t path_len = ul, query_len = 0;
+    const char *q = memchr(url, '?', ul);
+    if (q) {
+        path_len = (size_t)(q - url);
+        query = q;
+        query_len = ul - path_len;
+    }
+    long norm_len;
+    if (path_len == 1 && path[0] == '*' && !query) {
+        if (method != HTTP_OPTIONS)
+            return send_error(c, 400);
+        b->norm[0] = '*';
+        norm_len = 1;
+    } else if (path_len == 0 && query) {
+        b->norm[0] = '/';
+        norm_len = 1;
+    } else {
+        norm_len = wr_path_normalize(path, path_len, b->norm, cfg->max_uri_bytes + 1);
+        if (norm_len < 0) {
+            WR_DEBUG("path refused", "client=%s", c->client_ip);
+            return send_error(c, 400);
+        }
+    }
+
+    /* Framing: only "chunked" is understood as a transfer coding (RFC 9112 section 6.1). */
+    long te = -1;
+    for (size_t i = 0; i < hs.n; i++) {
+        if (gw_hdr_name_is(&hs, i, "transfer-encoding")) {
+            if (te >= 0 || !slice_ieq(b->in + b->hdrs[i].value_off, b->hdrs[i].value_len, "chunked"))
+                return send_error(c, 501);
+            te = (long)i;
+        }
+    }
+    bool chunked = (c->parser.flags & F_CHUNKED) != 0;
+    if ((c->parser.flags & F_CONTENT_LENGTH) && cfg->max_body_bytes && c->parser.content_length > cfg->max_body_bytes)
+        return send_error(c, 413);
+    c->has_body = chunked || ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > 0);
+
+    long ex = gw_hdr_find(&hs, "expect");
+    if (ex >= 0) {
+        if (!slice_ieq(b->in + b->hdrs[ex].value_off, b->hdrs[ex].value_len, "100-continue"))
+            return send_error(c, 417);
+        c->expect_continue = c->has_body && !c->http10;
+    }
+
+    gw_route_t route = gw_route_match(cfg, hv, hl, b->norm, (size_t)norm_len);
+    if (route.kind != GW_ROUTE_PASS)
+        WR_DEBUG("route", "room=%s kind=%s", route.room->name,
+                 route.kind == GW_ROUTE_PROTECTED ? "protected" : "bypass");
+
+    gw_req_line_t rl = {
+        .method = llhttp_method_name((llhttp_method_t)method),
+        .path = b->norm,
+        .path_len = (size_t)norm_len,
+        .query = query,
+        .query_len = query_len,
+        .client_ip = c->client_ip,
+        .trust_forwarded = cfg->trust_forwarded,
+        .chunked = chunked,
+    };
+    rl.method_len = strlen(rl.method);
+    long out = gw_build_request_head(&hs, &rl, b->out, b->out_cap);
+    if (out < 0)
+        return send_error(c, 431);
+    c->out_len = (uint32_t)out;
+    c->phase = GW_C_FORWARD;
+    c->body_off = c->parse_off;
+    if (c->has_body)
+        arm(c, cfg->body_timeout_ms);
+    else
+        uv_timer_stop(&c->timer);
+    gw_pool_acquire(&c->w->pool, c);
+}
+
+static void conn_process(gw_conn_t *c) {
+    if (c->phase == GW_C_HEAD) {
+        if (c->parse_off < c->in_len) {
+            int r = run_parser(c);
+            if (r < 0)
+                return;
+            if (r == 1 && c->head_done) {
+                handle_head(c);
+                return;
+            }
+            if (c->parse_off > cfg_of(c)->max_header_bytes) {
+                send_error(c, 431);
+                return;
+            }
+        }
+        if (c->eof)
+            conn_close(c);
+        return;
+    }
+    if (c->phase == GW_C_FORWARD)
+        forward_body(c);
+}
+
+/* ---- forwarding the request body -------------------------------------------------------------- */
+
+static void forward_body(gw_conn_t *c) {
+    gw_upstream_t *u = c->up;
+    if (!u || u->state != GW_UP_BUSY || u->writing || c->writing)
+        return;
+    if (!c->req_done && c->parse_off < c->in_len) {
+        if (run_parser(c) < 0)
+            return;
+    }
+    if (c->parse_off > c->body_off) {
+        uv_buf_t b = uv_buf_init(c->blk->in + c->body_off, c->parse_off - c->body_off);
+        c->body_off = c->parse_off;
+        int rc = gw_upstream_write(u, &b, 1);
+        if (rc != 0)
+            return; /* pending: gw_conn_body_sent continues; failed: proxy.c has answered */
+    }
+    if (c->req_done) {
+        if (!c->req_sent) {
+            c->req_sent = 1;
+            if (!c->writing)
+                uv_timer_stop(&c->timer);
+            gw_upstream_request_sent(u);
+        }
+        return;
+    }
+    compact(c);
+    ensure_reading(c);
+}
+
+void gw_conn_body_sent(gw_conn_t *c) {
+    forward_body(c);
+}
+
+void gw_conn_upstream_ready(gw_conn_t *c) {
+    c->waiting = 0;
+    if (c->expect_continue && !c->req_done && c->parse_off == c->in_len) {
+        c->expect_continue = 0;
+        uv_buf_t b = uv_buf_init(GW_HTTP_100_CONTINUE, sizeof GW_HTTP_100_CONTINUE - 1);
+        int rc = gw_conn_write(c, &b, 1);
+        if (rc < 0) {
+            conn_close(c);
+            return;
+        }
+        if (rc == 1)
+            return; /* on_write continues with forward_body */
+    }
+    forward_body(c);
+}
+
+void gw_conn_upstream_failed(gw_conn_t *c, int status) {
+    c->waiting = 0;
+    c->up = NULL;
+    send_error(c, status);
+}
+
+void gw_conn_abort(gw_conn_t *c) {
+    conn_close(c);
+}
+
+/* ---- after the response ---------------------------------------------------------------------- */
+
+void gw_conn_response_done(gw_conn_t *c) {
+    const wr_config_t *cfg = cfg_of(c);
+    c->up = NULL;
+    c->resp_done = 1;
+    count_status(c, c->status);
+    if (cfg->access_log) {
+        char path[256];
+        wr_log_quote(path, sizeof path, c->blk->norm, strnlen(c->blk->norm, cfg->max_uri_bytes));
+        WR_INFO("request", "client=%s method=%s path=%s status=%u ms=%llu", c->client_ip,
+                llhttp_method_name((llhttp_method_t)llhttp_get_method(&c->parser)), path, c->status,
+                (unsigned long long)(uv_now(&c->w->loop) - c->started_ms));
+    }
+    if (!c->req_done || !c->keep_alive || c->w->stopping) {
+        linger_close(c);
+        return;
+    }
+    /* Next request: keep the pipelined bytes, drop everything else. */
+    uint32_t left = c->in_len - c->parse_off;
+    if (left)
+        memmove(c->blk->in, c->blk->in + c->parse_off, left);
+    c->in_len = left;
+    c->parse_off = c->body_off = 0;
+    c->phase = GW_C_HEAD;
+    c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
+    c->expect_continue = c->retried = c->has_body = c->is_head = 0;
+    c->err_status = 0;
+    c->status = 0;
+    llhttp_reset(&c->parser);
+    if (left) {
+        c->got_bytes = 1;
+        c->started_ms = uv_now(&c->w->loop);
+        arm(c, cfg->header_timeout_ms);
+    } else {
+        c->got_bytes = 0;
+        gw_cblock_put(c->w, c->blk);
+        c->blk = NULL;
+        if (c->eof) {
+            conn_close(c);
+            return;
+        }
+        arm(c, cfg->idle_timeout_ms);
+    }
+    ensure_reading(c);
+    if (left)
+        conn_process(c);
+}
+
+/* ---- accept and shutdown ---------------------------------------------------------------------- */
+
+void gw_conn_accept(gw_worker_t *w) {
+    gw_conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        WR_ERROR("out of memory", "where=accept");
+        return;
+    }
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    c->w = w;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) < 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    uint32_t n = atomic_fetch_add_explicit(w->total_conns, 1, memory_order_relaxed);
+    if (n >= w->cfg->max_connections) {
+        atomic_fetch_sub_explicit(w->total_conns, 1, memory_order_relaxed);
+        GW_INC(&w->metrics, conns_rejected);
+        GW_INC(&w->metrics, responses_by_class[5]);
+        size_t len;
+        const char *resp = gw_http_error(503, &len);
+        uv_buf_t b = uv_buf_init((char *)resp, (unsigned)len);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    strcpy(c->client_ip, "unknown");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, c->client_ip, sizeof c->client_ip);
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->client_ip, sizeof c->client_ip);
+    }
+    uv_timer_init(&w->loop, &c->timer);
+    c->timer.data = c;
+    llhttp_init(&c->parser, HTTP_REQUEST, &w->req_settings);
+    c->parser.data = c;
+    gw_list_init(&c->wait_link);
+    gw_list_push(&w->conns, &c->link);
+    w->nconns++;
+    GW_INC(&w->metrics, conns_open);
+    GW_INC(&w->metrics, conns_accepted);
+    c->phase = GW_C_HEAD;
+    arm(c, w->cfg->header_timeout_ms);
+    ensure_reading(c);
+}
+
+void gw_conn_force_close(gw_conn_t *c) {
+    conn_close(c);
+}
+
+void gw_conn_shutdown(gw_conn_t *c) {
+    if (c->phase == GW_C_HEAD && !c->got_bytes) {
+        conn_close(c);
+        return;
+    }
+    c->keep_alive = 0;
+}

@@ -1,0 +1,229 @@
+/* wr-gateway: flags, config, limits, worker threads, signals.
+ * The main thread owns a small loop with the signal handlers and the admin listener; the workers own
+ * the public traffic. SIGTERM/SIGINT drain (stop accepting, finish in-flight requests, bounded by
+ * shutdown_timeout_ms) and exit 0. SIGHUP re-reads and checks the config and says what a restart
+ * would change; live reload is not done (see README "Changing the configuration"). */
+#include "common/log.h"
+#include "common/secret.h"
+#include "config/config.h"
+#include "gateway/admin.h"
+#include "gateway/http.h"
+#include "gateway/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define WR_VERSION "0.1.0"
+
+static const char usage[] =
+    "Usage: wr-gateway -c FILE [--check]\n"
+    "\n"
+    "Waitroom edge gateway: a reverse proxy in front of a ticket site's origin.\n"
+    "\n"
+    "  -c, --config FILE  configuration file (see config/waitroom.example.ini)\n"
+    "      --check        validate the configuration and exit (0 valid, 2 invalid)\n"
+    "  -h, --help         show this help\n"
+    "      --version      show the version\n"
+    "\n"
+    "Signals: SIGTERM or SIGINT drain and stop; SIGHUP checks the config file again.\n"
+    "Exit status: 0 stopped cleanly, 1 could not start, 2 bad usage or configuration.\n";
+
+typedef struct {
+    uv_loop_t *loop;
+    wr_config_t *cfg;
+    gw_worker_t *workers;
+    int nworkers;
+    int exited;
+    gw_admin_t admin;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_async_t exited_async;
+    _Atomic uint32_t total_conns;
+    bool stopping;
+} gateway_t;
+
+static void raise_nofile(const wr_config_t *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_connections * 2 + 1024;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want)
+        WR_WARN("open file limit is below what max_connections needs", "nofile=%llu needed=%llu",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
+static void begin_stop(gateway_t *g, const char *why) {
+    if (g->stopping)
+        return;
+    g->stopping = true;
+    WR_INFO("draining", "signal=%s timeout_ms=%llu", why, (unsigned long long)g->cfg->shutdown_timeout_ms);
+    gw_admin_drain(&g->admin);
+    for (int i = 0; i < g->nworkers; i++)
+        gw_worker_stop(&g->workers[i]);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    gateway_t *g = s->data;
+    if (signum == SIGHUP) {
+        char err[1024];
+        wr_config_t *c = wr_config_load(g->cfg->path, err, sizeof err);
+        if (!c) {
+            WR_ERROR("SIGHUP: config is invalid; still running the old one", "error=\"%s\"", err);
+            return;
+        }
+        wr_config_free(c);
+        WR_WARN("SIGHUP: config is valid, but live reload is not supported; restart to apply it "
+                "(see README: Changing the configuration)",
+                "config=%s", g->cfg->path);
+        return;
+    }
+    begin_stop(g, signum == SIGTERM ? "TERM" : "INT");
+}
+
+static void close_main_handles(gateway_t *g) {
+    uv_close((uv_handle_t *)&g->sigterm, NULL);
+    uv_close((uv_handle_t *)&g->sigint, NULL);
+    uv_close((uv_handle_t *)&g->sighup, NULL);
+    uv_close((uv_handle_t *)&g->exited_async, NULL);
+    gw_admin_close(&g->admin);
+}
+
+static void on_worker_exited(uv_async_t *a) {
+    gateway_t *g = a->data;
+    /* async sends coalesce: count the workers that say they are done */
+    g->exited = 0;
+    for (int i = 0; i < g->nworkers; i++)
+        if (atomic_load(&g->workers[i].done))
+            g->exited++;
+    if (g->exited == g->nworkers)
+        close_main_handles(g);
+}
+
+static int ensure_secret(const char *path, wr_secret_kind_t kind, const char *what) {
+    char err[512];
+    bool created;
+    if (wr_secret_ensure(path, kind, &created, err, sizeof err) < 0) {
+        WR_ERROR("cannot create secret file", "file=%s error=\"%s\"", what, err);
+        return -1;
+    }
+    if (created)
+        WR_INFO("generated secret file (mode 0600)", "file=%s path=%s", what, path);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *config_path = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (!strcmp(argv[i], "--check")) {
+            check = true;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            puts("wr-gateway " WR_VERSION);
+            return 0;
+        } else {
+            fprintf(stderr, "wr-gateway: unknown argument '%s'\n\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    if (!config_path) {
+        fprintf(stderr, "wr-gateway: -c FILE is required\n\n%s", usage);
+        return 2;
+    }
+    char err[1024];
+    wr_config_t *cfg = wr_config_load(config_path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (check) {
+        printf("%s: configuration is valid (%zu room%s, %d worker%s)\n", config_path, cfg->nrooms,
+               cfg->nrooms == 1 ? "" : "s", cfg->workers, cfg->workers == 1 ? "" : "s");
+        wr_config_free(cfg);
+        return 0;
+    }
+    wr_log_min_level = (wr_log_level_t)cfg->log_level;
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile(cfg);
+    gw_http_init();
+    if (ensure_secret(cfg->key_file, WR_SECRET_KEYS, "key_file") < 0 ||
+        ensure_secret(cfg->admin_token_file, WR_SECRET_TOKEN, "admin_token_file") < 0) {
+        wr_config_free(cfg);
+        return 1;
+    }
+
+    static gateway_t g;
+    g.loop = uv_default_loop();
+    g.cfg = cfg;
+    g.nworkers = cfg->workers;
+    g.workers = calloc((size_t)g.nworkers, sizeof *g.workers);
+    if (!g.workers) {
+        wr_config_free(cfg);
+        return 1;
+    }
+    uv_async_init(g.loop, &g.exited_async, on_worker_exited);
+    g.exited_async.data = &g;
+    int rc = 0, started = 0;
+    for (int i = 0; i < g.nworkers; i++) {
+        gw_worker_t *w = &g.workers[i];
+        w->id = i;
+        w->cfg = cfg;
+        w->total_conns = &g.total_conns;
+        w->exited = &g.exited_async;
+        if ((rc = gw_worker_start(w)) < 0) {
+            WR_ERROR("cannot listen", "address=%s:%u error=\"%s\"", cfg->listen.host, cfg->listen.port,
+                     uv_strerror(rc));
+            break;
+        }
+        started++;
+    }
+    g.admin.loop = g.loop;
+    g.admin.cfg = cfg;
+    g.admin.workers = g.workers;
+    g.admin.nworkers = g.nworkers;
+    if (rc == 0 && (rc = gw_admin_start(&g.admin)) < 0)
+        WR_ERROR("cannot listen", "address=%s:%u what=admin error=\"%s\"", cfg->admin_listen.host,
+                 cfg->admin_listen.port, uv_strerror(rc));
+    if (rc < 0) {
+        g.admin.closed = true;
+        g.nworkers = started;
+        g.stopping = true;
+        for (int i = 0; i < started; i++)
+            gw_worker_stop(&g.workers[i]);
+        if (started == 0)
+            close_main_handles(&g);
+    } else {
+        uv_signal_init(g.loop, &g.sigterm);
+        uv_signal_init(g.loop, &g.sigint);
+        uv_signal_init(g.loop, &g.sighup);
+        g.sigterm.data = g.sigint.data = g.sighup.data = &g;
+        uv_signal_start(&g.sigterm, on_signal, SIGTERM);
+        uv_signal_start(&g.sigint, on_signal, SIGINT);
+        uv_signal_start(&g.sighup, on_signal, SIGHUP);
+        WR_INFO("listening", "public=%s:%u admin=%s:%u origin=%s workers=%d rooms=%zu", cfg->listen.host,
+                cfg->listen.port, cfg->admin_listen.host, cfg->admin_listen.port, cfg->origin_url, g.nworkers,
+                cfg->nrooms);
+    }
+    uv_run(g.loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < started; i++)
+        uv_thread_join(&g.workers[i].thread);
+    uv_loop_close(g.loop);
+    free(g.workers);
+    wr_config_free(cfg);
+    if (rc == 0)
+        WR_INFO("stopped", "%s", "");
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,106 @@
+/* Prometheus text rendering of the summed per-worker counters. */
+#include "gateway/metrics.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS] = {1,   2.5, 5,    10,   25,   50,    100,
+                                                          250, 500, 1000, 2500, 5000, 10000, 30000};
+
+void gw_metrics_observe_latency(gw_metrics_t *m, uint64_t us) {
+    int i = 0;
+    while (i < GW_LATENCY_BUCKETS && (double)us > gw_latency_bounds_ms[i] * 1000.0)
+        i++;
+    GW_INC(m, upstream_latency_bucket[i]);
+    GW_ADD(m, upstream_latency_sum_us, us);
+    GW_INC(m, upstream_latency_count);
+}
+
+typedef struct {
+    char *buf;
+    size_t size, len;
+    int overflow;
+} out_t;
+
+static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(out_t *o, const char *fmt, ...) {
+    if (o->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->size - o->len)
+        o->overflow = 1;
+    else
+        o->len += (size_t)n;
+}
+
+static uint64_t sum_at(gw_metrics_t *const *w, int n, size_t offset) {
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++)
+        s += atomic_load_explicit((_Atomic uint64_t *)((char *)w[i] + offset), memory_order_relaxed);
+    return s;
+}
+
+#define SUM(field) sum_at(w, n, offsetof(gw_metrics_t, field))
+
+static void metric(out_t *o, const char *name, const char *type, const char *help, uint64_t v) {
+    put(o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
+long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, char *buf, size_t size) {
+    out_t o = {.buf = buf, .size = size};
+    metric(&o, "waitroom_gateway_workers", "gauge", "Worker event loops in this process.",
+           (uint64_t)workers_configured);
+    metric(&o, "waitroom_gateway_connections", "gauge", "Open client connections.", SUM(conns_open));
+    metric(&o, "waitroom_gateway_connections_accepted_total", "counter", "Client connections accepted.",
+           SUM(conns_accepted));
+    metric(&o, "waitroom_gateway_connections_rejected_total", "counter",
+           "Client connections refused with 503 at max_connections.", SUM(conns_rejected));
+    put(&o, "# HELP waitroom_gateway_responses_total Responses sent to clients, by status class.\n"
+            "# TYPE waitroom_gateway_responses_total counter\n");
+    static const char *const cls[6] = {"aborted", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (int c = 0; c < 6; c++)
+        put(&o, "waitroom_gateway_responses_total{class=\"%s\"} %" PRIu64 "\n", cls[c], SUM(responses_by_class[c]));
+    metric(&o, "waitroom_gateway_client_errors_total", "counter", "Malformed or hostile requests refused.",
+           SUM(client_errors));
+    metric(&o, "waitroom_gateway_client_timeouts_total", "counter", "Client connections cut by a time limit.",
+           SUM(client_timeouts));
+    put(&o, "# HELP waitroom_gateway_upstream_latency_seconds Time from request sent to response head "
+            "received.\n# TYPE waitroom_gateway_upstream_latency_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int b = 0; b <= GW_LATENCY_BUCKETS; b++) {
+        cum += SUM(upstream_latency_bucket[b]);
+        if (b < GW_LATENCY_BUCKETS)
+            put(&o, "waitroom_gateway_upstream_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                gw_latency_bounds_ms[b] / 1000.0, cum);
+        else
+            put(&o, "waitroom_gateway_upstream_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+    }
+    put(&o, "waitroom_gateway_upstream_latency_seconds_sum %.6f\n", (double)SUM(upstream_latency_sum_us) / 1e6);
+    put(&o, "waitroom_gateway_upstream_latency_seconds_count %" PRIu64 "\n", SUM(upstream_latency_count));
+    metric(&o, "waitroom_gateway_upstream_connects_total", "counter", "New connections opened to the origin.",
+           SUM(upstream_connects));
+    metric(&o, "waitroom_gateway_upstream_connect_errors_total", "counter",
+           "Failed or timed-out connection attempts to the origin.", SUM(upstream_connect_errors));
+    metric(&o, "waitroom_gateway_upstream_reused_total", "counter",
+           "Requests sent on a pooled keep-alive connection.", SUM(upstream_reused));
+    metric(&o, "waitroom_gateway_upstream_timeouts_total", "counter", "Origin response time limits hit (504).",
+           SUM(upstream_timeouts));
+    metric(&o, "waitroom_gateway_upstream_errors_total", "counter",
+           "Origin connections that failed mid-request (502).", SUM(upstream_errors));
+    metric(&o, "waitroom_gateway_upstream_retries_total", "counter",
+           "Requests retried after a stale pooled connection.", SUM(upstream_retries));
+    metric(&o, "waitroom_gateway_pool_idle_connections", "gauge", "Idle keep-alive connections to the origin.",
+           SUM(pool_idle));
+    metric(&o, "waitroom_gateway_pool_busy_connections", "gauge", "Origin connections carrying a request.",
+           SUM(pool_busy));
+    metric(&o, "waitroom_gateway_pool_waiting_requests", "gauge",
+           "Requests waiting for a free origin connection (pool_max_conns reached).", SUM(pool_waiting));
+    metric(&o, "waitroom_gateway_origin_down", "gauge",
+           "Workers that currently consider the origin down after repeated connect failures.", SUM(origin_down));
+    return o.overflow ? -1 : (long)o.len;
+}

@@ -1,0 +1,49 @@
+/* Per-worker counters, written only by their worker thread (relaxed atomics) and summed by the admin
+ * listener on the main thread when /metrics is scraped. Gauges (open connections, pool sizes) are
+ * kept as counters of ups and downs so summing over workers stays correct. */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Upstream latency histogram bucket bounds, milliseconds (Prometheus "le"). */
+#define GW_LATENCY_BUCKETS 14
+extern const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS];
+
+typedef struct {
+    _Atomic uint64_t conns_open;     /* gauge */
+    _Atomic uint64_t conns_accepted; /* counter */
+    _Atomic uint64_t conns_rejected; /* refused at max_connections */
+    _Atomic uint64_t requests;       /* responses started, by class below */
+    _Atomic uint64_t responses_by_class[6]; /* [1]..[5] = 1xx..5xx, [0] = aborted without a status */
+    _Atomic uint64_t client_errors;         /* hostile or malformed requests refused */
+    _Atomic uint64_t client_timeouts;       /* header/body/idle/send time limits hit */
+    _Atomic uint64_t upstream_latency_bucket[GW_LATENCY_BUCKETS + 1]; /* last = +Inf */
+    _Atomic uint64_t upstream_latency_sum_us;
+    _Atomic uint64_t upstream_latency_count;
+    _Atomic uint64_t upstream_connects;
+    _Atomic uint64_t upstream_connect_errors;
+    _Atomic uint64_t upstream_reused;
+    _Atomic uint64_t upstream_timeouts;
+    _Atomic uint64_t upstream_errors;      /* reset, bad response, ... */
+    _Atomic uint64_t upstream_retries;     /* idempotent retries after a stale pooled connection */
+    _Atomic uint64_t pool_idle;            /* gauge */
+    _Atomic uint64_t pool_busy;            /* gauge */
+    _Atomic uint64_t pool_waiting;         /* gauge: requests queued for an upstream connection */
+    _Atomic uint64_t origin_down;          /* gauge 0/1 */
+} gw_metrics_t;
+
+#define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)
+#define GW_DEC(m, f) atomic_fetch_sub_explicit(&(m)->f, 1, memory_order_relaxed)
+#define GW_ADD(m, f, v) atomic_fetch_add_explicit(&(m)->f, (v), memory_order_relaxed)
+#define GW_SET(m, f, v) atomic_store_explicit(&(m)->f, (v), memory_order_relaxed)
+
+void gw_metrics_observe_latency(gw_metrics_t *m, uint64_t us);
+
+/* Renders the Prometheus text exposition of n workers' metrics into buf; returns the length, or -1
+ * if buf is too small. */
+long gw_metrics_render(gw_metrics_t *const *workers, int n, int workers_configured, char *buf, size_t size);
+
+#endif

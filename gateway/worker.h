@@ -1,0 +1,221 @@
+/* One worker = one thread with its own libuv loop, its own listening socket on the shared public
+ * port (SO_REUSEPORT: the kernel spreads connections), its own upstream pool and metrics. Workers
+ * share nothing mutable but the process-wide connection count; the main thread talks to them only
+ * through uv_async (stop) and reads their relaxed-atomic metrics.
+ * This header also holds the structs of the connection state machine (conn.c) and the upstream pool
+ * (proxy.c), since the two work on each other's fields. */
+#ifndef GW_WORKER_H
+#define GW_WORKER_H
+
+#include "config/config.h"
+#include "gateway/headers.h"
+#include "gateway/metrics.h"
+
+#include <llhttp.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+typedef struct gw_list {
+    struct gw_list *prev, *next;
+} gw_list_t;
+
+static inline void gw_list_init(gw_list_t *l) {
+    l->prev = l->next = l;
+}
+static inline bool gw_list_empty(const gw_list_t *l) {
+    return l->next == l;
+}
+static inline void gw_list_push(gw_list_t *head, gw_list_t *e) { /* at the tail */
+    e->prev = head->prev;
+    e->next = head;
+    head->prev->next = e;
+    head->prev = e;
+}
+static inline void gw_list_remove(gw_list_t *e) {
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+    e->prev = e->next = e;
+}
+#define GW_CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+
+typedef struct gw_worker gw_worker_t;
+typedef struct gw_conn gw_conn_t;
+typedef struct gw_upstream gw_upstream_t;
+
+/* Upstream responses: head limits. A head larger than this from the origin is a 502. */
+#define GW_UP_MAX_HEADERS 200
+#define GW_UP_OUT_BYTES 16384
+#define GW_UP_IN_BYTES 65536
+#define GW_LINGER_MS 2000
+#define GW_BUF_FREELIST_MAX 512
+
+/* Buffers of an active client request; returned to the worker's free list when the connection goes
+ * idle, so an idle keep-alive connection holds no buffer at all. */
+typedef struct gw_cblock {
+    struct gw_cblock *next_free;
+    gw_hdr_t *hdrs; /* [max_header_count] */
+    char *out;      /* upstream request head, kept until the response starts (for a retry) */
+    char *norm;     /* normalised path [max_uri_bytes + 1] */
+    uint32_t out_cap;
+    uint32_t in_cap;
+    char *in; /* raw bytes from the client: head, body, pipelined requests */
+} gw_cblock_t;
+
+typedef struct gw_ublock {
+    struct gw_ublock *next_free;
+    gw_hdr_t hdrs[GW_UP_MAX_HEADERS];
+    char out[GW_UP_OUT_BYTES]; /* response head for the client */
+    char in[GW_UP_IN_BYTES];
+} gw_ublock_t;
+
+typedef struct {
+    gw_worker_t *w;
+    struct sockaddr_storage addr;
+    gw_list_t idle;    /* gw_upstream_t.link, most recently used last */
+    gw_list_t waiters; /* gw_conn_t.wait_link, FIFO */
+    uint32_t nidle, ntotal, nwaiting;
+    uint32_t consecutive_failures;
+    uint64_t down_until_ms; /* uv_now() time; 0 = healthy */
+} gw_pool_t;
+
+enum { GW_UP_CONNECTING = 0, GW_UP_IDLE, GW_UP_BUSY, GW_UP_CLOSING };
+
+struct gw_upstream {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_write_t wreq;
+    uv_timer_t timer;
+    llhttp_t parser;
+    gw_pool_t *pool;
+    gw_conn_t *client; /* the request this connection carries; NULL when idle */
+    gw_list_t link;
+    gw_ublock_t *blk;
+    uint32_t in_len, parse_off, fwd_off, dec_end;
+    uint16_t nhdrs;
+    uint8_t state;
+    uint8_t pending_closes;
+    unsigned writing : 1;       /* a uv_write to the origin is in flight */
+    unsigned reused : 1;        /* came from the idle pool */
+    unsigned head_done : 1;     /* response head parsed (paused at headers complete) */
+    unsigned head_sent : 1;     /* final response head handed to the client */
+    unsigned msg_done : 1;      /* response message complete */
+    unsigned got_bytes : 1;     /* any response byte arrived */
+    unsigned dechunk : 1;       /* relay decoded body (HTTP/1.0 client, chunked response) */
+    unsigned reading : 1;
+    unsigned head_pending : 1;  /* head built in blk->out, not yet written */
+    unsigned interim : 1;       /* current message is a 1xx, dropped */
+    unsigned in_value;
+    uint32_t head_len;
+    uint32_t status_off, status_len;
+    uint64_t sent_at_us;
+};
+
+enum { GW_C_HEAD = 0, GW_C_FORWARD, GW_C_LINGER, GW_C_CLOSING };
+
+struct gw_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    llhttp_t parser;
+    gw_worker_t *w;
+    gw_list_t link;      /* worker's connections */
+    gw_list_t wait_link; /* pool waiters, while queued for an upstream connection */
+    gw_cblock_t *blk;
+    gw_upstream_t *up;
+    uint32_t in_len;    /* bytes in blk->in */
+    uint32_t parse_off; /* bytes of blk->in given to the parser */
+    uint32_t body_off;  /* first request byte not yet forwarded upstream */
+    uint32_t url_off, url_len;
+    uint32_t out_len; /* upstream request head length in blk->out */
+    uint16_t nhdrs;
+    uint16_t status; /* response status, for logs and metrics */
+    uint8_t phase;
+    uint8_t pending_closes;
+    uint16_t err_status; /* status chosen by a parser callback that failed */
+    unsigned reading : 1;
+    unsigned writing : 1;       /* a uv_write to the client is in flight */
+    unsigned head_done : 1;     /* request head complete */
+    unsigned req_done : 1;      /* request message complete */
+    unsigned req_sent : 1;      /* request head + all body bytes written upstream */
+    unsigned resp_done : 1;     /* response fully handed to the client */
+    unsigned keep_alive : 1;
+    unsigned http10 : 1;
+    unsigned is_head : 1;
+    unsigned expect_continue : 1;
+    unsigned idempotent : 1;
+    unsigned retried : 1;
+    unsigned eof : 1;        /* client half-closed */
+    unsigned has_body : 1;
+    unsigned close_after_write : 1; /* an error page is going out; then close */
+    unsigned waiting : 1;    /* queued in the pool */
+    unsigned got_bytes : 1;  /* any byte of the current request arrived */
+    unsigned in_value; /* parser is inside a header value */
+    uint64_t body_bytes;
+    uint64_t started_ms;
+    char client_ip[INET6_ADDRSTRLEN];
+};
+
+struct gw_worker {
+    int id;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake; /* main → worker: stop */
+    uv_timer_t shutdown_timer;
+    uv_thread_t thread;
+    const wr_config_t *cfg;
+    gw_metrics_t metrics;
+    gw_list_t conns;
+    uint32_t nconns;
+    _Atomic uint32_t *total_conns; /* process-wide, for max_connections */
+    bool stopping;
+    bool listener_closed;
+    uv_async_t *exited; /* worker → main: loop finished */
+    _Atomic bool done;  /* set just before exited is sent */
+    llhttp_settings_t req_settings;
+    llhttp_settings_t resp_settings;
+    gw_cblock_t *free_cblocks;
+    uint32_t nfree_cblocks;
+    gw_ublock_t *free_ublocks;
+    uint32_t nfree_ublocks;
+    uint32_t cblock_in_cap, cblock_out_cap;
+    gw_pool_t pool;
+};
+
+/* worker.c */
+int gw_worker_start(gw_worker_t *w); /* spawns the thread; returns after it bound its socket */
+void gw_worker_stop(gw_worker_t *w); /* thread-safe */
+gw_cblock_t *gw_cblock_get(gw_worker_t *w);
+void gw_cblock_put(gw_worker_t *w, gw_cblock_t *b);
+gw_ublock_t *gw_ublock_get(gw_worker_t *w);
+void gw_ublock_put(gw_worker_t *w, gw_ublock_t *b);
+
+/* conn.c */
+void gw_conn_accept(gw_worker_t *w);
+void gw_conn_settings_init(llhttp_settings_t *s);
+void gw_conn_shutdown(gw_conn_t *c); /* graceful: close if idle, else after the response */
+void gw_conn_force_close(gw_conn_t *c);
+/* Called by proxy.c */
+void gw_conn_upstream_ready(gw_conn_t *c);          /* head written; forward the body */
+void gw_conn_upstream_failed(gw_conn_t *c, int status); /* 502/504 before anything was sent */
+int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n); /* 0 done, 1 pending, <0 error */
+void gw_conn_response_done(gw_conn_t *c);
+void gw_conn_abort(gw_conn_t *c);
+void gw_conn_arm(gw_conn_t *c, uint64_t ms); /* (re)starts the connection's one timer */
+void gw_conn_body_sent(gw_conn_t *c); /* an upstream write of request bytes finished */
+
+/* proxy.c */
+int gw_pool_init(gw_pool_t *p, gw_worker_t *w);
+void gw_pool_acquire(gw_pool_t *p, gw_conn_t *c); /* answers through gw_conn_upstream_ready/failed */
+void gw_pool_cancel_wait(gw_pool_t *p, gw_conn_t *c);
+void gw_pool_close_idle(gw_pool_t *p);
+void gw_upstream_settings_init(llhttp_settings_t *s);
+int gw_upstream_write(gw_upstream_t *u, const uv_buf_t *bufs, unsigned n); /* 0 done, 1 pending, <0 err */
+void gw_upstream_detach(gw_upstream_t *u); /* client is going away mid-request: close the upstream */
+void gw_upstream_relay(gw_upstream_t *u);  /* client write finished: continue relaying */
+void gw_upstream_request_sent(gw_upstream_t *u); /* start the response timer */
+
+#endif
