@@ -409,8 +409,6 @@ static int parse_error_status(gw_conn_t *c, llhttp_errno_t err) {
         return c->err_status;
     if (err == HPE_INVALID_VERSION)
         return 505;
-    if (err == HPE_INVALID_TRANSFER_ENCODING)
-        return 501;
     return 400;
 }
 
@@ -594,10 +592,9 @@ static void forward_body(gw_conn_t *c) {
     gw_upstream_t *u = c->up;
     if (!u || u->state != GW_UP_BUSY || u->writing || c->writing)
         return;
-    if (!c->req_done && c->parse_off < c->in_len) {
-        if (run_parser(c) < 0)
-            return;
-    }
+    /* runs even with no new bytes: after the head, a body-less message completes on an empty input */
+    if (!c->req_done && run_parser(c) < 0)
+        return;
     if (c->parse_off > c->body_off) {
         uv_buf_t b = uv_buf_init(c->blk->in + c->body_off, c->parse_off - c->body_off);
         c->body_off = c->parse_off;

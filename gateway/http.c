@@ -20,6 +20,7 @@ static canned_t canned[] = {
     {405, "Method Not Allowed", "This method is not allowed here.", 0, 0},
     {408, "Request Timeout", "The request took too long to arrive. Please try again.", 0, 0},
     {413, "Content Too Large", "The request body is larger than this site accepts.", 0, 0},
+    {417, "Expectation Failed", "This kind of Expect header is not supported.", 0, 0},
     {414, "URI Too Long", "The address is longer than this site accepts.", 0, 0},
     {431, "Request Header Fields Too Large", "The request headers are larger than this site accepts.", 0, 0},
     {500, "Internal Server Error", "Something went wrong on our side. Please try again in a moment.", 0, 0},

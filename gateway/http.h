@@ -8,7 +8,7 @@
 void gw_http_init(void);
 
 /* A complete "Connection: close" response with a short human HTML page for status (400, 403, 404,
- * 405, 408, 413, 414, 431, 500, 501, 502, 503, 504, 505). Unknown codes give the 500 page. */
+ * 405, 408, 413, 414, 417, 431, 500, 501, 502, 503, 504, 505). Unknown codes give the 500 page. */
 const char *gw_http_error(int status, size_t *len);
 
 const char *gw_http_reason(int status);

@@ -340,7 +340,11 @@ static int on_head(gw_upstream_t *u) {
 
 /* Parses what has arrived, up to the end of the response. Returns -1 on a malformed response. */
 static int parse_available(gw_upstream_t *u) {
-    while (u->parse_off < u->in_len && !u->msg_done) {
+    /* After a pause llhttp may complete the message without another byte (no body), so it runs once
+     * more even on an empty input. */
+    bool paused = false;
+    while (!u->msg_done && (u->parse_off < u->in_len || paused)) {
+        paused = false;
         const char *start = u->blk->in + u->parse_off;
         llhttp_errno_t err = llhttp_execute(&u->parser, start, u->in_len - u->parse_off);
         if (err == HPE_OK) {
@@ -351,6 +355,7 @@ static int parse_available(gw_upstream_t *u) {
             return -1;
         u->parse_off = (uint32_t)(llhttp_get_error_pos(&u->parser) - u->blk->in);
         llhttp_resume(&u->parser);
+        paused = true;
         if (u->msg_done && u->interim) {
             /* a 1xx (we sent no Expect, so it is informational): drop it and read on */
             u->msg_done = u->interim = u->head_done = 0;
