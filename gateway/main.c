@@ -44,6 +44,7 @@ typedef struct {
     uv_async_t exited_async;
     _Atomic uint32_t total_conns;
     bool stopping;
+    bool signals_started;
 } gateway_t;
 
 static void raise_nofile(const wr_config_t *cfg) {
@@ -90,9 +91,11 @@ static void on_signal(uv_signal_t *s, int signum) {
 }
 
 static void close_main_handles(gateway_t *g) {
-    uv_close((uv_handle_t *)&g->sigterm, NULL);
-    uv_close((uv_handle_t *)&g->sigint, NULL);
-    uv_close((uv_handle_t *)&g->sighup, NULL);
+    if (g->signals_started) {
+        uv_close((uv_handle_t *)&g->sigterm, NULL);
+        uv_close((uv_handle_t *)&g->sigint, NULL);
+        uv_close((uv_handle_t *)&g->sighup, NULL);
+    }
     uv_close((uv_handle_t *)&g->exited_async, NULL);
     gw_admin_close(&g->admin);
 }
@@ -213,6 +216,7 @@ int main(int argc, char **argv) {
         uv_signal_start(&g.sigterm, on_signal, SIGTERM);
         uv_signal_start(&g.sigint, on_signal, SIGINT);
         uv_signal_start(&g.sighup, on_signal, SIGHUP);
+        g.signals_started = true;
         WR_INFO("listening", "public=%s:%u admin=%s:%u origin=%s workers=%d rooms=%zu", cfg->listen.host,
                 cfg->listen.port, cfg->admin_listen.host, cfg->admin_listen.port, cfg->origin_url, g.nworkers,
                 cfg->nrooms);
