@@ -218,5 +218,24 @@ class Drain(unittest.TestCase):
         origin.stop()
 
 
+
+class ExampleConfig(unittest.TestCase):
+    ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+    def test_example_config_is_valid(self):
+        path = os.path.join(self.ROOT, "config", "waitroom.example.ini")
+        p = subprocess.run([GATEWAY, "-c", path, "--check"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_every_key_is_documented(self):
+        src = open(os.path.join(self.ROOT, "config", "config.c")).read()
+        keys = set(re.findall(r'KEY_U64\("(\w+)"', src)) | set(re.findall(r'ROOM_I64\("(\w+)"', src))
+        keys |= set(re.findall(r'strcmp\(key, "(\w+)"\)', src))
+        example = open(os.path.join(self.ROOT, "config", "waitroom.example.ini")).read()
+        documented = set(re.findall(r"(?m)^#?\s*(\w+) = ", example))
+        self.assertGreater(len(keys), 30)
+        self.assertEqual(sorted(keys - documented), [])
+
+
 if __name__ == "__main__":
     unittest.main()
