@@ -112,8 +112,11 @@ static void ensure_reading(gw_conn_t *c) {
         return;
     if (c->blk && c->in_len == c->blk->in_cap && c->phase != GW_C_LINGER)
         return;
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) {
         c->reading = 1;
+        if (c->phase == GW_C_FORWARD && !c->req_done && !c->writing)
+            arm(c, cfg_of(c)->body_timeout_ms); /* the client's clock runs only while we read */
+    }
 }
 
 static void stop_reading(gw_conn_t *c) {
@@ -148,6 +151,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
             send_error(c, 431);
         else if (!c->blk)
             conn_close(c); /* out of memory */
+        else if (c->phase == GW_C_FORWARD && !c->writing)
+            uv_timer_stop(&c->timer); /* back-pressure from the origin: not the client's fault */
         return;
     }
     /* EOF or a socket error */
@@ -183,6 +188,12 @@ static void on_write(uv_write_t *req, int status) {
     if (c->close_after_write) {
         linger_close(c);
         return;
+    }
+    if (c->phase == GW_C_FORWARD) { /* the send clock stops; the origin's clock governs a slow response */
+        if (!c->req_done && c->reading)
+            arm(c, cfg_of(c)->body_timeout_ms);
+        else
+            uv_timer_stop(&c->timer);
     }
     if (c->up)
         gw_upstream_relay(c->up);

@@ -47,19 +47,21 @@ typedef struct {
     bool signals_started;
 } gateway_t;
 
+/* Each client connection is one descriptor, and each may hold one to the origin (bounded by the pool). */
 static void raise_nofile(const wr_config_t *cfg) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return;
-    rlim_t want = (rlim_t)cfg->max_connections * 2 + 1024;
+    rlim_t want = (rlim_t)cfg->max_connections + (rlim_t)cfg->workers * cfg->origin_pool_max_conns + 256;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur < want)
-        WR_WARN("open file limit is below what max_connections needs", "nofile=%llu needed=%llu",
-                (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+        WR_WARN("open-file limit is below what max_connections and pool_max_conns may need; connections "
+                "past it will be refused by the kernel",
+                "nofile=%llu wanted=%llu", (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
 static void begin_stop(gateway_t *g, const char *why) {

@@ -606,8 +606,6 @@ static void pool_give(gw_pool_t *p, gw_upstream_t *u, gw_conn_t *c) {
 void gw_pool_acquire(gw_pool_t *p, gw_conn_t *c) {
     gw_worker_t *w = p->w;
     gw_metrics_t *m = &w->metrics;
-    if (w->stopping && c->phase != GW_C_FORWARD)
-        return;
     while (!gw_list_empty(&p->idle)) {
         gw_upstream_t *u = GW_CONTAINER(p->idle.prev, gw_upstream_t, link);
         gw_list_remove(&u->link);

@@ -88,6 +88,7 @@ class Origin:
     /slow/MS            answer after MS milliseconds
     /big/N              N bytes (Content-Length), streamed
     /chunked/N/SIZE     N chunks of SIZE bytes
+    /drip/N/MS          N small chunks, MS milliseconds apart
     /close-delimited    body ends when the connection closes
     /interim            a 103 Early Hints, then 200
     /conn-id            body = this origin connection's number (shows reuse)
@@ -218,6 +219,13 @@ class Origin:
             piece = b"y" * int(size)
             for _ in range(int(n)):
                 c.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            c.sendall(b"0\r\n\r\n")
+        elif t.startswith("/drip/"):
+            _, _, n, ms = t.split("/")
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for i in range(int(n)):
+                c.sendall(b"%x\r\n%s\r\n" % (len(b"drop%d;" % i), b"drop%d;" % i))
+                time.sleep(int(ms) / 1000.0)
             c.sendall(b"0\r\n\r\n")
         elif t.startswith("/close-delimited"):
             c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")

@@ -257,6 +257,35 @@ class LargeBodies(GatewayTest):
         c.close()
 
 
+class SlowPeers(GatewayTest):
+    EXTRA_GATEWAY = "send_timeout_ms = 500\nbody_timeout_ms = 500\n"
+    EXTRA_ORIGIN = "response_timeout_ms = 2000\n"
+
+    def test_slow_streaming_response_is_not_cut(self):
+        # the origin takes 1.6 s in all, longer than send_timeout_ms, but is never silent for long
+        r = self.request(GET % b"/drip/8/200")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"".join(b"drop%d;" % i for i in range(8)))
+
+    def test_client_that_stops_reading_is_cut(self):
+        c = self.client()
+        c.send(GET % (b"/big/%d" % (64 << 20)))
+        time.sleep(2.5)  # never read: the gateway's writes block, then send_timeout_ms cuts it
+        got = 0
+        c.sock.settimeout(5)
+        try:
+            while True:
+                chunk = c.sock.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        self.assertLess(got, 64 << 20)
+        c.close()
+        self.assertEqual(self.request(GET % b"/ok").status, 200)
+
+
 class UpstreamFailures(unittest.TestCase):
     def test_origin_down_gives_502_page(self):
         gw = Gateway("http://127.0.0.1:%d" % free_port(), extra_origin="connect_timeout_ms = 1000\n")
