@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -287,7 +288,7 @@ class Gateway:
         m = re.search(r"^%s (\d+(?:\.\d+)?)$" % re.escape(name), body.decode(), re.M)
         return float(m.group(1)) if m else None
 
-    def stop(self, timeout=20):
+    def stop(self, timeout=20, keep_dir=False):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -296,6 +297,8 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.proc.returncode == 0 and not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode
 
 

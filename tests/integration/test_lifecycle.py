@@ -1,6 +1,7 @@
 """Process lifecycle: --check and config errors, the admin listener, workers, SIGTERM drain, SIGHUP."""
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -20,6 +21,7 @@ def run_check(text):
     with open(path, "w") as f:
         f.write(text)
     p = subprocess.run([GATEWAY, "-c", path, "--check"], capture_output=True, text=True, timeout=10)
+    shutil.rmtree(d, ignore_errors=True)
     return p.returncode, p.stdout + p.stderr, path
 
 
@@ -115,13 +117,14 @@ class SecretFiles(unittest.TestCase):
             content = open(key).read()
             self.assertRegex(content, r"(?m)^1 [0-9a-f]{64}$")
         finally:
-            self.assertEqual(gw.stop(), 0)
+            self.assertEqual(gw.stop(keep_dir=True), 0)
         # a second start keeps the same keys
         p = subprocess.Popen([GATEWAY, "-c", gw.config])
         time.sleep(0.3)
         p.send_signal(signal.SIGTERM)
         p.wait(10)
         self.assertEqual(open(key).read(), content)
+        shutil.rmtree(gw.dir, ignore_errors=True)
         origin.stop()
 
 
