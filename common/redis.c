@@ -1,0 +1,257 @@
+/* Redis connection management around hiredis async. A pending EVALSHA keeps a copy of its arguments
+ * so that a NOSCRIPT answer can be re-sent as EVAL with the script source (which also caches it). */
+#include "common/redis.h"
+
+#include "common/log.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    wr_redis_t *r;
+    wr_redis_reply_cb cb;
+    void *arg;
+    /* for EVALSHA only: everything needed to re-send as EVAL */
+    long script; /* -1 = not a script call */
+    int argc;
+    const char **argv;
+    size_t *lens;
+} pending_t;
+
+static void connect_now(wr_redis_t *r);
+static void schedule_reconnect(wr_redis_t *r);
+
+static void on_timer(uv_timer_t *t) {
+    wr_redis_t *r = t->data;
+    if (r->closing)
+        return;
+    if (r->ac && !r->connected) {
+        /* Connect timed out, or failed unseen: hiredis 0.14's libuv adapter drops poll errors, so a
+         * refused connect is only noticed here. A context that never connected is freed without a
+         * disconnect callback, so the retry is scheduled here too. */
+        WR_WARN("redis connect timeout", "host=%s port=%u", r->host, r->port);
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    if (!r->ac)
+        connect_now(r);
+}
+
+static void schedule_reconnect(wr_redis_t *r) {
+    if (r->closing)
+        return;
+    uint64_t d = r->backoff_ms;
+    d = d / 2 + (uint64_t)rand() % (d / 2 + 1); /* jitter: gateways must not reconnect in lockstep */
+    uv_timer_start(&r->timer, on_timer, d, 0);
+    r->backoff_ms = r->backoff_ms * 2 > WR_REDIS_BACKOFF_MAX_MS ? WR_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)ac;
+    wr_redis_script_t *s = privdata;
+    redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_STRING && rep->len == 40)
+        memcpy(s->sha, rep->str, 41);
+    else if (rep && rep->type == REDIS_REPLY_ERROR)
+        WR_ERROR("redis script rejected", "script=%s error=\"%.200s\"", s->name, rep->str);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    wr_redis_t *r = ac->data;
+    if (status != REDIS_OK) {
+        WR_WARN("redis connect failed", "host=%s port=%u error=\"%s\"", r->host, r->port, ac->errstr);
+        r->ac = NULL; /* hiredis frees the context after this callback */
+        schedule_reconnect(r);
+        return;
+    }
+    uv_timer_stop(&r->timer);
+    r->connected = true;
+    r->backoff_ms = WR_REDIS_BACKOFF_MIN_MS;
+    WR_INFO("redis connected", "host=%s port=%u", r->host, r->port);
+    for (size_t i = 0; i < r->nscripts; i++) {
+        r->scripts[i].sha[0] = '\0';
+        redisAsyncCommand(r->ac, on_script_loaded, &r->scripts[i], "SCRIPT LOAD %s", r->scripts[i].source);
+    }
+    if (r->on_state)
+        r->on_state(r, true, r->state_arg);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    wr_redis_t *r = ac->data;
+    bool was = r->connected;
+    r->connected = false;
+    r->ac = NULL;
+    if (r->closing)
+        return;
+    if (status != REDIS_OK || was)
+        WR_WARN("redis connection lost", "host=%s port=%u error=\"%s\"", r->host, r->port,
+                ac->errstr[0] ? ac->errstr : "closed");
+    if (was && r->on_state)
+        r->on_state(r, false, r->state_arg);
+    r->reconnects++;
+    schedule_reconnect(r);
+}
+
+static void connect_now(wr_redis_t *r) {
+    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+    if (!ac || ac->err) {
+        WR_WARN("redis connect failed", "host=%s port=%u error=\"%s\"", r->host, r->port,
+                ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->ac = ac;
+    uv_timer_start(&r->timer, on_timer, WR_REDIS_CONNECT_TIMEOUT_MS, 0);
+}
+
+int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, wr_redis_script_t *scripts,
+                  size_t nscripts, wr_redis_state_cb on_state, void *state_arg) {
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    snprintf(r->host, sizeof r->host, "%s", host);
+    r->port = port;
+    r->scripts = scripts;
+    r->nscripts = nscripts;
+    r->on_state = on_state;
+    r->state_arg = state_arg;
+    r->backoff_ms = WR_REDIS_BACKOFF_MIN_MS;
+    int rc = uv_timer_init(loop, &r->timer);
+    if (rc < 0)
+        return rc;
+    r->timer.data = r;
+    connect_now(r);
+    return 0;
+}
+
+static void pending_free(pending_t *p) {
+    free(p);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+    pending_t *p = privdata;
+    redisReply *rep = reply;
+    wr_redis_t *r = p->r;
+    if (rep && rep->type == REDIS_REPLY_ERROR && p->script >= 0 && strncmp(rep->str, "NOSCRIPT", 8) == 0 &&
+        ac == r->ac && r->connected) {
+        /* the script cache was flushed (Redis restarted or SCRIPT FLUSH): send the source once */
+        wr_redis_script_t *s = &r->scripts[p->script];
+        p->argv[0] = "EVAL";
+        p->lens[0] = 4;
+        p->argv[1] = s->source;
+        p->lens[1] = strlen(s->source);
+        p->script = -1;
+        r->commands++;
+        if (redisAsyncCommandArgv(ac, on_reply, p, p->argc, p->argv, p->lens) == REDIS_OK)
+            return;
+        rep = NULL;
+    }
+    p->cb(r, rep, p->arg);
+    pending_free(p);
+}
+
+static pending_t *pending_new(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc) {
+    pending_t *p = malloc(sizeof *p + (size_t)argc * (sizeof(char *) + sizeof(size_t)));
+    if (!p)
+        return NULL;
+    p->r = r;
+    p->cb = cb;
+    p->arg = arg;
+    p->script = -1;
+    p->argc = argc;
+    p->argv = (const char **)(p + 1);
+    p->lens = (size_t *)(p->argv + argc);
+    return p;
+}
+
+void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv, const size_t *lens) {
+    if (!r->connected || !r->ac) {
+        cb(r, NULL, arg);
+        return;
+    }
+    pending_t *p = pending_new(r, cb, arg, 0);
+    if (!p) {
+        cb(r, NULL, arg);
+        return;
+    }
+    r->commands++;
+    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+        pending_free(p);
+        cb(r, NULL, arg);
+    }
+}
+
+void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
+                   const char **argv, const size_t *lens) {
+    if (!r->connected || !r->ac || script >= r->nscripts) {
+        cb(r, NULL, arg);
+        return;
+    }
+    /* hiredis formats the command at once, but a NOSCRIPT re-send needs the arguments again: they
+     * are copied into the pending record, one allocation in all */
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += lens[i];
+    int n = argc + 3;
+    pending_t *p = malloc(sizeof *p + (size_t)n * (sizeof(char *) + sizeof(size_t)) + bytes + 24);
+    if (!p) {
+        cb(r, NULL, arg);
+        return;
+    }
+    p->r = r;
+    p->cb = cb;
+    p->arg = arg;
+    p->argc = n;
+    p->argv = (const char **)(p + 1);
+    p->lens = (size_t *)(p->argv + n);
+    char *data = (char *)(p->lens + n);
+    wr_redis_script_t *s = &r->scripts[script];
+    bool have_sha = s->sha[0] != '\0';
+    p->script = have_sha ? (long)script : -1;
+    p->argv[0] = have_sha ? "EVALSHA" : "EVAL";
+    p->lens[0] = strlen(p->argv[0]);
+    p->argv[1] = have_sha ? s->sha : s->source;
+    p->lens[1] = have_sha ? 40 : strlen(s->source);
+    int kl = snprintf(data, 24, "%d", nkeys);
+    p->argv[2] = data;
+    p->lens[2] = (size_t)kl;
+    data += kl + 1;
+    for (int i = 0; i < argc; i++) {
+        memcpy(data, argv[i], lens[i]);
+        p->argv[3 + i] = data;
+        p->lens[3 + i] = lens[i];
+        data += lens[i];
+    }
+    r->commands++;
+    if (redisAsyncCommandArgv(r->ac, on_reply, p, p->argc, p->argv, p->lens) != REDIS_OK) {
+        pending_free(p);
+        cb(r, NULL, arg);
+    }
+}
+
+void wr_redis_close(wr_redis_t *r) {
+    if (r->closing)
+        return;
+    r->closing = true;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, NULL);
+    if (r->ac) {
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        r->connected = false;
+        redisAsyncFree(ac);
+    }
+}

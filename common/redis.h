@@ -1,0 +1,65 @@
+/* One asynchronous Redis connection on a libuv loop (hiredis async + its libuv adapter), shaped for
+ * the hot path: commands are pipelined on the one connection, Lua scripts are loaded once per
+ * connection and called with EVALSHA (re-sent as EVAL on NOSCRIPT, e.g. after a Redis restart), and a
+ * lost connection is re-established with capped, jittered exponential backoff.
+ *
+ * Every command's callback runs exactly once: with the reply, or with reply == NULL when the command
+ * could not be sent or the connection was lost before the reply came. Callers must treat NULL as
+ * "Redis is in trouble" (never as an empty answer). Not thread-safe: one wr_redis_t per loop. */
+#ifndef WR_REDIS_H
+#define WR_REDIS_H
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define WR_REDIS_BACKOFF_MIN_MS 50
+#define WR_REDIS_BACKOFF_MAX_MS 2000
+#define WR_REDIS_CONNECT_TIMEOUT_MS 500
+
+typedef struct wr_redis wr_redis_t;
+
+typedef void (*wr_redis_reply_cb)(wr_redis_t *r, const redisReply *reply, void *arg);
+typedef void (*wr_redis_state_cb)(wr_redis_t *r, bool up, void *arg);
+
+typedef struct {
+    const char *name;
+    const char *source;
+    char sha[41]; /* filled by SCRIPT LOAD on every (re)connect; empty until then */
+} wr_redis_script_t;
+
+struct wr_redis {
+    uv_loop_t *loop;
+    char host[256];
+    uint16_t port;
+    redisAsyncContext *ac;
+    bool connected;
+    bool closing;
+    uv_timer_t timer; /* reconnect backoff, connect timeout */
+    uint64_t backoff_ms;
+    wr_redis_script_t *scripts; /* owned by the caller, outlives this */
+    size_t nscripts;
+    wr_redis_state_cb on_state;
+    void *state_arg;
+    uint64_t commands;    /* sent, for metrics and the "commands per poll" benchmark */
+    uint64_t reconnects;
+};
+
+/* Starts connecting; returns 0 (connection happens in the background) or a negative error. */
+int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, wr_redis_script_t *scripts,
+                  size_t nscripts, wr_redis_state_cb on_state, void *state_arg);
+
+/* Sends a command (argv form; binary-safe). */
+void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
+
+/* Calls script number `script` with nkeys keys followed by the other arguments, via EVALSHA. */
+void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
+                   const char **argv, const size_t *lens);
+
+/* Disconnects (pending callbacks get NULL) and closes the timer; the loop can then end. */
+void wr_redis_close(wr_redis_t *r);
+
+#endif
