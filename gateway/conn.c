@@ -34,8 +34,8 @@ static inline const wr_config_t *cfg_of(gw_conn_t *c) {
 
 /* ---- timers ---------------------------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t) {
-    gw_conn_t *c = t->data;
+static void on_timer(void *arg) {
+    gw_conn_t *c = arg;
     switch (c->phase) {
     case GW_C_HEAD:
         if (c->got_bytes) {
@@ -67,7 +67,7 @@ static void on_timer(uv_timer_t *t) {
 }
 
 static void arm(gw_conn_t *c, uint64_t ms) {
-    uv_timer_start(&c->timer, on_timer, ms, 0);
+    gw_timer_arm(&c->timer, ms);
 }
 
 void gw_conn_arm(gw_conn_t *c, uint64_t ms) {
@@ -152,7 +152,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         else if (!c->blk)
             conn_close(c); /* out of memory */
         else if (c->phase == GW_C_FORWARD && !c->writing)
-            uv_timer_stop(&c->timer); /* back-pressure from the origin: not the client's fault */
+            gw_timer_disarm(&c->timer); /* back-pressure from the origin: not the client's fault */
         return;
     }
     /* EOF or a socket error */
@@ -193,7 +193,7 @@ static void on_write(uv_write_t *req, int status) {
         if (!c->req_done && c->reading)
             arm(c, cfg_of(c)->body_timeout_ms);
         else
-            uv_timer_stop(&c->timer);
+            gw_timer_disarm(&c->timer);
     }
     if (c->up)
         gw_upstream_relay(c->up);
@@ -264,7 +264,7 @@ static void conn_close(gw_conn_t *c) {
     GW_DEC(&w->metrics, conns_open);
     c->pending_closes = 2;
     uv_close((uv_handle_t *)&c->tcp, on_close);
-    uv_close((uv_handle_t *)&c->timer, on_close);
+    uv_close((uv_handle_t *)&c->timer.timer, on_close);
 }
 
 /* Half-close, then read and discard until the peer closes or a short time passes: closing with
@@ -570,7 +570,7 @@ static void handle_head(gw_conn_t *c) {
     if (c->has_body)
         arm(c, cfg->body_timeout_ms);
     else
-        uv_timer_stop(&c->timer);
+        gw_timer_disarm(&c->timer);
     gw_pool_acquire(&c->w->pool, c);
 }
 
@@ -617,7 +617,7 @@ static void forward_body(gw_conn_t *c) {
         if (!c->req_sent) {
             c->req_sent = 1;
             if (!c->writing)
-                uv_timer_stop(&c->timer);
+                gw_timer_disarm(&c->timer);
             gw_upstream_request_sent(u);
         }
         return;
@@ -742,8 +742,7 @@ void gw_conn_accept(gw_worker_t *w) {
         else if (ss.ss_family == AF_INET6)
             uv_ip6_name((struct sockaddr_in6 *)&ss, c->client_ip, sizeof c->client_ip);
     }
-    uv_timer_init(&w->loop, &c->timer);
-    c->timer.data = c;
+    gw_timer_init(&w->loop, &c->timer, on_timer, c);
     llhttp_init(&c->parser, HTTP_REQUEST, &w->req_settings);
     c->parser.data = c;
     gw_list_init(&c->wait_link);

@@ -48,8 +48,8 @@ int gw_pool_init(gw_pool_t *p, gw_worker_t *w) {
 
 /* ---- timers ---------------------------------------------------------------------------------- */
 
-static void on_up_timer(uv_timer_t *t) {
-    gw_upstream_t *u = t->data;
+static void on_up_timer(void *arg) {
+    gw_upstream_t *u = arg;
     gw_metrics_t *m = &u->pool->w->metrics;
     if (u->state == GW_UP_IDLE) {
         up_close(u);
@@ -66,7 +66,7 @@ static void on_up_timer(uv_timer_t *t) {
 }
 
 static void up_arm(gw_upstream_t *u, uint64_t ms) {
-    uv_timer_start(&u->timer, on_up_timer, ms, 0);
+    gw_timer_arm(&u->timer, ms);
 }
 
 /* ---- closing ---------------------------------------------------------------------------------- */
@@ -109,7 +109,7 @@ static void up_close(gw_upstream_t *u) {
     p->ntotal--;
     u->pending_closes = 2;
     uv_close((uv_handle_t *)&u->tcp, on_up_close);
-    uv_close((uv_handle_t *)&u->timer, on_up_close);
+    uv_close((uv_handle_t *)&u->timer.timer, on_up_close);
     serve_waiter(p);
 }
 
@@ -554,8 +554,8 @@ static void connect_new(gw_pool_t *p, gw_conn_t *c) {
     u->pool = p;
     gw_list_init(&u->link);
     uv_tcp_init(&w->loop, &u->tcp);
-    uv_timer_init(&w->loop, &u->timer);
-    u->tcp.data = u->timer.data = u->creq.data = u;
+    gw_timer_init(&w->loop, &u->timer, on_up_timer, u);
+    u->tcp.data = u->creq.data = u;
     u->state = GW_UP_CONNECTING;
     u->client = c;
     c->up = u;

@@ -13,6 +13,38 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static void on_gw_timer(uv_timer_t *h) {
+    gw_timer_t *t = (gw_timer_t *)h;
+    t->due = 0;
+    if (!t->deadline)
+        return;
+    uint64_t now = uv_now(h->loop);
+    if (now < t->deadline) {
+        t->due = t->deadline;
+        uv_timer_start(h, on_gw_timer, t->deadline - now, 0);
+        return;
+    }
+    t->deadline = 0;
+    t->expired(t->owner);
+}
+
+void gw_timer_init(uv_loop_t *loop, gw_timer_t *t, void (*expired)(void *), void *owner) {
+    uv_timer_init(loop, &t->timer);
+    t->timer.data = owner;
+    t->deadline = t->due = 0;
+    t->expired = expired;
+    t->owner = owner;
+}
+
+void gw_timer_arm(gw_timer_t *t, uint64_t ms) {
+    uint64_t now = uv_now(t->timer.loop);
+    t->deadline = now + ms;
+    if (!t->due || t->due > t->deadline) {
+        t->due = t->deadline;
+        uv_timer_start(&t->timer, on_gw_timer, ms, 0);
+    }
+}
+
 gw_cblock_t *gw_cblock_get(gw_worker_t *w) {
     gw_cblock_t *b = w->free_cblocks;
     if (b) {

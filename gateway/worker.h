@@ -42,6 +42,23 @@ static inline void gw_list_remove(gw_list_t *e) {
 }
 #define GW_CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
 
+/* Lazy deadline timer: moving a deadline is a field write. The uv timer fires at the earliest due time
+ * set and re-arms itself for the current deadline, so the usual case — a deadline moved later on
+ * every request — costs no timer-heap work per request. */
+typedef struct {
+    uv_timer_t timer;
+    uint64_t deadline; /* uv_now() ms; 0 = disarmed */
+    uint64_t due;      /* when the uv timer fires; 0 = not running */
+    void (*expired)(void *owner);
+    void *owner;
+} gw_timer_t;
+
+void gw_timer_init(uv_loop_t *loop, gw_timer_t *t, void (*expired)(void *), void *owner);
+void gw_timer_arm(gw_timer_t *t, uint64_t ms);
+static inline void gw_timer_disarm(gw_timer_t *t) {
+    t->deadline = 0;
+}
+
 typedef struct gw_worker gw_worker_t;
 typedef struct gw_conn gw_conn_t;
 typedef struct gw_upstream gw_upstream_t;
@@ -88,7 +105,7 @@ struct gw_upstream {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
-    uv_timer_t timer;
+    gw_timer_t timer;
     llhttp_t parser;
     gw_pool_t *pool;
     gw_conn_t *client; /* the request this connection carries; NULL when idle */
@@ -118,7 +135,7 @@ enum { GW_C_HEAD = 0, GW_C_FORWARD, GW_C_LINGER, GW_C_CLOSING };
 
 struct gw_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    gw_timer_t timer;
     uv_write_t wreq;
     llhttp_t parser;
     gw_worker_t *w;
