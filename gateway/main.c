@@ -11,6 +11,7 @@
 #include "gateway/worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,11 @@ int main(int argc, char **argv) {
     }
     wr_log_min_level = (wr_log_level_t)cfg->log_level;
     signal(SIGPIPE, SIG_IGN);
+    /* Request buffers (tens of KiB) beyond the workers' free lists come from mmap, so that after a
+     * burst of busy connections the memory goes back to the system instead of staying as holes between
+     * the small per-connection structs, which idle connections keep alive. A fixed threshold also
+     * stops glibc from raising it after the first large free. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024);
     raise_nofile(cfg);
     gw_http_init();
     if (ensure_secret(cfg->key_file, WR_SECRET_KEYS, "key_file") < 0 ||

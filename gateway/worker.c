@@ -88,7 +88,7 @@ gw_ublock_t *gw_ublock_get(gw_worker_t *w) {
 }
 
 void gw_ublock_put(gw_worker_t *w, gw_ublock_t *b) {
-    if (w->nfree_ublocks >= GW_BUF_FREELIST_MAX / 4 || w->stopping) {
+    if (w->nfree_ublocks >= GW_BUF_FREELIST_MAX || w->stopping) {
         free(b);
         return;
     }

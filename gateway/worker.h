@@ -68,7 +68,7 @@ typedef struct gw_upstream gw_upstream_t;
 #define GW_UP_OUT_BYTES 16384
 #define GW_UP_IN_BYTES 65536
 #define GW_LINGER_MS 2000
-#define GW_BUF_FREELIST_MAX 512
+#define GW_BUF_FREELIST_MAX 128
 
 /* Buffers of an active client request; returned to the worker's free list when the connection goes
  * idle, so an idle keep-alive connection holds no buffer at all. */
