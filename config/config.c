@@ -42,8 +42,10 @@ static int fail(parser_t *p, const char *key, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (key)
+    if (key && p->section[0])
         snprintf(p->err, p->err_size, "%s:%d: [%s] %s: %s", p->name, p->line, p->section, key, msg);
+    else if (key)
+        snprintf(p->err, p->err_size, "%s:%d: %s: %s", p->name, p->line, key, msg);
     else if (p->section[0])
         snprintf(p->err, p->err_size, "%s:%d: [%s]: %s", p->name, p->line, p->section, msg);
     else
@@ -471,8 +473,10 @@ static int open_section(parser_t *p, const char *name) {
     snprintf(p->section, sizeof p->section, "%s", name);
     if (!strcmp(name, "gateway") || !strcmp(name, "origin") || !strcmp(name, "redis"))
         return 0;
-    if (strncmp(name, "room", 4) != 0 || (name[4] != ' ' && name[4] != '\t'))
+    if (strncmp(name, "room", 4) != 0 || (name[4] != ' ' && name[4] != '\t')) {
+        p->section[0] = '\0';
         return fail(p, NULL, "unknown section [%s] (expected gateway, origin, redis or room NAME)", name);
+    }
     const char *rn = name + 5;
     while (*rn == ' ' || *rn == '\t')
         rn++;
