@@ -198,5 +198,64 @@ class MaxConnections(unittest.TestCase):
             origin.stop()
 
 
+
+class RandomMutations(GatewayTest):
+    """Seeded random mutations of valid requests: the gateway must answer each with a well-formed
+    response or close the connection, and stay alive. A crash or hang fails the test."""
+    EXTRA_GATEWAY = "header_timeout_ms = 300\nbody_timeout_ms = 300\nmax_body_bytes = 10000\n"
+
+    SEEDS = [
+        b"GET /checkout?a=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET http://h/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    ]
+    ALPHABET = b"\r\n :/%?#\\\x00\x7f\xff-;,0123456789abcdefABCDEF\t"
+
+    def mutate(self, rnd, data):
+        data = bytearray(data)
+        for _ in range(rnd.randint(1, 4)):
+            op = rnd.randint(0, 3)
+            i = rnd.randint(0, max(0, len(data) - 1))
+            if op == 0 and data:
+                data[i] = rnd.choice(self.ALPHABET)
+            elif op == 1:
+                data[i:i] = bytes(rnd.choice(self.ALPHABET) for _ in range(rnd.randint(1, 8)))
+            elif op == 2 and data:
+                del data[i:i + rnd.randint(1, 8)]
+            else:
+                j = rnd.randint(0, max(0, len(data) - 1))
+                data[i:i] = data[j:j + rnd.randint(1, 16)]
+        return bytes(data)
+
+    def test_mutated_requests(self):
+        import random
+        rnd = random.Random(20261124)
+        answered = closed = 0
+        for n in range(600):
+            raw = self.mutate(rnd, rnd.choice(self.SEEDS))
+            c = self.client()
+            c.sock.settimeout(3)
+            try:
+                c.send(raw)
+                c.sock.shutdown(socket.SHUT_WR)
+                while True:
+                    r = c.read_response()
+                    self.assertTrue(100 <= r.status <= 599, "case %d: status %r" % (n, r.status))
+                    answered += 1
+            except (EOFError, ConnectionResetError, BrokenPipeError):
+                closed += 1
+            except socket.timeout:
+                self.fail("case %d hung: %r" % (n, raw))
+            except ValueError as e:  # our client could not parse what came back
+                self.fail("case %d: malformed response (%s) to %r" % (n, e, raw))
+            finally:
+                c.close()
+        self.assertGreater(answered, 100)
+        self.assertEqual(self.gw.proc.poll(), None, "gateway died")
+        self.assertEqual(self.request(b"GET /still-alive HTTP/1.1\r\nHost: h\r\n\r\n").status, 200)
+
+
 if __name__ == "__main__":
     unittest.main()

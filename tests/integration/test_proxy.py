@@ -298,6 +298,31 @@ class UpstreamFailures(unittest.TestCase):
         finally:
             self.assertEqual(gw.stop(), 0)
 
+    def test_origin_connect_timeout_gives_504(self):
+        # an origin whose accept queue is full: further SYNs are dropped and connects hang
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(0)
+        port = lsock.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+        time.sleep(0.2)
+        gw = Gateway("http://127.0.0.1:%d" % port, extra_origin="connect_timeout_ms = 300\n")
+        try:
+            t0 = time.time()
+            st, _, body = http_get(gw.port, "/x")
+            self.assertEqual(st, 504)
+            self.assertLess(time.time() - t0, 2.0)
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            for s in fillers:
+                s.close()
+            lsock.close()
+
     def test_slow_origin_gives_504(self):
         origin = Origin()
         gw = Gateway(origin.url(), extra_origin="response_timeout_ms = 300\n")
