@@ -204,36 +204,30 @@ static void on_write(uv_write_t *req, int status) {
 int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
     if (c->phase == GW_C_CLOSING || c->writing)
         return -1;
-    size_t total = 0;
-    for (unsigned i = 0; i < n; i++)
-        total += bufs[i].len;
-    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-    if (r == UV_EAGAIN)
-        r = 0;
-    if (r < 0)
-        return -1;
-    if ((size_t)r == total)
-        return 0;
-    uv_buf_t rest[4];
-    unsigned k = 0;
-    size_t skip = (size_t)r;
-    for (unsigned i = 0; i < n && k < 4; i++) {
-        if (skip >= bufs[i].len) {
-            skip -= bufs[i].len;
-            continue;
-        }
-        rest[k++] = uv_buf_init(bufs[i].base + skip, (unsigned)(bufs[i].len - skip));
-        skip = 0;
-    }
     c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, rest, k, on_write) < 0)
+    int rc = gw_write((uv_stream_t *)&c->tcp, &c->wreq, bufs, n, on_write);
+    if (rc < 0)
         return -1;
-    c->writing = 1;
-    arm(c, cfg_of(c)->send_timeout_ms);
-    return 1;
+    if (rc == 1) {
+        c->writing = 1;
+        arm(c, cfg_of(c)->send_timeout_ms);
+    }
+    return rc;
 }
 
 /* ---- closing --------------------------------------------------------------------------------- */
+
+/* The connection no longer wants an origin connection: leave the pool's queue, or close the origin
+ * connection mid-request (it cannot be reused with a half-relayed message on it). */
+static void drop_upstream(gw_conn_t *c) {
+    if (c->waiting)
+        gw_pool_cancel_wait(&c->w->pool, c);
+    if (c->up) {
+        gw_upstream_t *u = c->up;
+        c->up = NULL;
+        gw_upstream_detach(u);
+    }
+}
 
 static void on_close(uv_handle_t *h) {
     gw_conn_t *c = h->data;
@@ -251,13 +245,7 @@ static void conn_close(gw_conn_t *c) {
     if (c->phase == GW_C_FORWARD && !c->resp_done)
         GW_INC(&w->metrics, responses_by_class[0]);
     c->phase = GW_C_CLOSING;
-    if (c->waiting)
-        gw_pool_cancel_wait(&w->pool, c);
-    if (c->up) {
-        gw_upstream_t *u = c->up;
-        c->up = NULL;
-        gw_upstream_detach(u);
-    }
+    drop_upstream(c);
     gw_list_remove(&c->link);
     w->nconns--;
     atomic_fetch_sub_explicit(c->w->total_conns, 1, memory_order_relaxed);
@@ -281,13 +269,7 @@ static void linger_close(gw_conn_t *c) {
     if (c->phase == GW_C_FORWARD && !c->resp_done)
         GW_INC(&c->w->metrics, responses_by_class[0]);
     c->phase = GW_C_LINGER;
-    if (c->waiting)
-        gw_pool_cancel_wait(&c->w->pool, c);
-    if (c->up) {
-        gw_upstream_t *u = c->up;
-        c->up = NULL;
-        gw_upstream_detach(u);
-    }
+    drop_upstream(c);
     if (c->blk) {
         gw_cblock_put(c->w, c->blk);
         c->blk = NULL;
@@ -309,13 +291,7 @@ static void send_error(gw_conn_t *c, int status) {
         conn_close(c); /* part of a response is already out: all we can do is cut it */
         return;
     }
-    if (c->waiting)
-        gw_pool_cancel_wait(&c->w->pool, c);
-    if (c->up) {
-        gw_upstream_t *u = c->up;
-        c->up = NULL;
-        gw_upstream_detach(u);
-    }
+    drop_upstream(c);
     if (status >= 400 && status < 500 && status != 408)
         GW_INC(&c->w->metrics, client_errors);
     c->status = (uint16_t)status;

@@ -186,36 +186,15 @@ static void on_up_write(uv_write_t *req, int status) {
 }
 
 int gw_upstream_write(gw_upstream_t *u, const uv_buf_t *bufs, unsigned n) {
-    size_t total = 0;
-    for (unsigned i = 0; i < n; i++)
-        total += bufs[i].len;
-    int r = uv_try_write((uv_stream_t *)&u->tcp, bufs, n);
-    if (r == UV_EAGAIN)
-        r = 0;
-    if (r < 0) {
-        up_fail(u, false);
-        return -1;
-    }
-    if ((size_t)r == total)
-        return 0;
-    uv_buf_t rest[4];
-    unsigned k = 0;
-    size_t skip = (size_t)r;
-    for (unsigned i = 0; i < n && k < 4; i++) {
-        if (skip >= bufs[i].len) {
-            skip -= bufs[i].len;
-            continue;
-        }
-        rest[k++] = uv_buf_init(bufs[i].base + skip, (unsigned)(bufs[i].len - skip));
-        skip = 0;
-    }
     u->wreq.data = u;
-    if (uv_write(&u->wreq, (uv_stream_t *)&u->tcp, rest, k, on_up_write) < 0) {
+    int rc = gw_write((uv_stream_t *)&u->tcp, &u->wreq, bufs, n, on_up_write);
+    if (rc < 0) {
         up_fail(u, false);
         return -1;
     }
-    u->writing = 1;
-    return 1;
+    if (rc == 1)
+        u->writing = 1;
+    return rc;
 }
 
 void gw_upstream_request_sent(gw_upstream_t *u) {

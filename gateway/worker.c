@@ -45,6 +45,32 @@ void gw_timer_arm(gw_timer_t *t, uint64_t ms) {
     }
 }
 
+int gw_write(uv_stream_t *s, uv_write_t *req, const uv_buf_t *bufs, unsigned n, uv_write_cb cb) {
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
+    int r = uv_try_write(s, bufs, n);
+    if (r == UV_EAGAIN)
+        r = 0;
+    if (r < 0)
+        return r;
+    if ((size_t)r == total)
+        return 0;
+    uv_buf_t rest[4];
+    unsigned k = 0;
+    size_t skip = (size_t)r;
+    for (unsigned i = 0; i < n && k < 4; i++) {
+        if (skip >= bufs[i].len) {
+            skip -= bufs[i].len;
+            continue;
+        }
+        rest[k++] = uv_buf_init(bufs[i].base + skip, (unsigned)(bufs[i].len - skip));
+        skip = 0;
+    }
+    r = uv_write(req, s, rest, k, cb);
+    return r < 0 ? r : 1;
+}
+
 gw_cblock_t *gw_cblock_get(gw_worker_t *w) {
     gw_cblock_t *b = w->free_cblocks;
     if (b) {

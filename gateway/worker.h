@@ -203,6 +203,10 @@ struct gw_worker {
 };
 
 /* worker.c */
+/* Writes bufs (at most 4) on s: uv_try_write first, and what the socket did not take at once goes
+ * out with uv_write(req, cb). Returns 0 when all was written, 1 when the rest is pending (cb will
+ * run; the buffers must stay untouched until then), or a negative error. */
+int gw_write(uv_stream_t *s, uv_write_t *req, const uv_buf_t *bufs, unsigned n, uv_write_cb cb);
 int gw_worker_start(gw_worker_t *w); /* spawns the thread; returns after it bound its socket */
 void gw_worker_stop(gw_worker_t *w); /* thread-safe */
 gw_cblock_t *gw_cblock_get(gw_worker_t *w);
