@@ -1,0 +1,67 @@
+-- admit: one admission tick. Moves the boundary and admits up to n visitors.
+-- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch
+-- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan
+-- Returns {admitted, boundary, no_shows, abandoned, skipped_left}.
+-- Refuses (error FENCED) a caller whose epoch is not the current one, so a paused old controller
+-- cannot move the boundary; a tick id already applied returns the stored result and changes nothing.
+local n, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+local abandon_ms, claim_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
+local tick, who, maxlen, max_scan = tonumber(ARGV[5]), ARGV[7], ARGV[8], tonumber(ARGV[9])
+
+local cur_epoch = redis.call('GET', KEYS[9])
+if cur_epoch and cur_epoch ~= ARGV[6] then
+  return redis.error_reply('FENCED current epoch ' .. cur_epoch)
+end
+local last = redis.call('HMGET', KEYS[8], 'id', 'admitted', 'boundary', 'no_shows', 'abandoned', 'left')
+if last[1] and tonumber(last[1]) >= tick then
+  return {tonumber(last[2]), tonumber(last[3]), tonumber(last[4]), tonumber(last[5]), tonumber(last[6])}
+end
+
+local function log(ev, s)
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', maxlen, '*', 'ev', ev, 'serial', s, 'gw', who, 'ms', now)
+end
+
+-- claim-window no-shows give their capacity back at once
+local no_shows = 0
+for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - claim_ms)) do
+  redis.call('ZREM', KEYS[5], s)
+  log('no_show', s)
+  no_shows = no_shows + 1
+end
+
+local admitted = 0
+-- owed first: skipped visitors who came back
+while admitted < n do
+  local r = redis.call('ZPOPMIN', KEYS[6])
+  if #r == 0 then break end
+  redis.call('ZADD', KEYS[5], now, r[1])
+  log('admitted', r[1])
+  admitted = admitted + 1
+end
+
+local b = tonumber(redis.call('GET', KEYS[2]) or '0')
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cur = math.floor(now / 4000) % 65535 + 1
+local abandoned, skipped_left, scanned = 0, 0, 0
+while admitted < n and b < seq and scanned < max_scan do
+  b = b + 1
+  scanned = scanned + 1
+  if redis.call('ZREM', KEYS[4], b) == 1 then
+    skipped_left = skipped_left + 1
+  else
+    local seen = redis.call('BITFIELD', KEYS[3], 'GET', 'u16', '#' .. b)[1]
+    local age_ms = ((cur - seen) % 65535) * 4000
+    if seen == 0 or age_ms > abandon_ms then
+      log('abandoned', b)
+      abandoned = abandoned + 1
+    else
+      redis.call('ZADD', KEYS[5], now, b)
+      log('admitted', b)
+      admitted = admitted + 1
+    end
+  end
+end
+redis.call('SET', KEYS[2], b)
+redis.call('HSET', KEYS[8], 'id', tick, 'admitted', admitted, 'boundary', b, 'no_shows', no_shows,
+  'abandoned', abandoned, 'left', skipped_left, 'ms', now)
+return {admitted, b, no_shows, abandoned, skipped_left}

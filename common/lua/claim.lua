@@ -1,0 +1,33 @@
+-- claim: a visitor whose serial the boundary has passed shows up (polls or requests).
+-- KEYS: boundary, admitted, active, rejoin, log
+-- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen
+-- Returns {status, expires_ms}: 1 claimed now (a session until expires_ms), 2 skipped earlier and now
+-- queued in the rejoin lane (admitted next), 3 still waiting (the boundary has not passed it),
+-- 4 already has an active session (until expires_ms).
+local s, now = tonumber(ARGV[1]), tonumber(ARGV[3])
+local session_ms, claim_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
+local function log(ev)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', 'ev', ev, 'serial', s, 'visitor', ARGV[2],
+    'gw', ARGV[6], 'ms', now)
+end
+local active = redis.call('ZSCORE', KEYS[3], s)
+if active and tonumber(active) > now then
+  return {4, tonumber(active)}
+end
+local at = redis.call('ZSCORE', KEYS[2], s)
+if at then
+  redis.call('ZREM', KEYS[2], s)
+  if now - tonumber(at) <= claim_ms then
+    redis.call('ZADD', KEYS[3], now + session_ms, s)
+    log('claimed')
+    return {1, now + session_ms}
+  end
+  log('no_show') -- came after the claim window: capacity already counted as returned
+end
+if s > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  return {3, 0}
+end
+if redis.call('ZADD', KEYS[4], s, s) == 1 then
+  log('rejoined')
+end
+return {2, 0}

@@ -1,0 +1,21 @@
+-- join: give a visitor a place.
+-- KEYS: seq, seen, log
+-- ARGV: visitor(hex), now_ms, gateway, want_serial (0 = new place), log_maxlen
+-- want_serial > 0 is a visitor whose signed token holds a serial this Redis does not know (its data
+-- was lost): the place is kept, and seq moves past it so no one else gets it.
+local now, want = tonumber(ARGV[2]), tonumber(ARGV[4])
+local serial, ev
+if want > 0 then
+  serial = want
+  if tonumber(redis.call('GET', KEYS[1]) or '0') < want then
+    redis.call('SET', KEYS[1], want)
+  end
+  ev = 'rejoined'
+else
+  serial = redis.call('INCR', KEYS[1])
+  ev = 'joined'
+end
+redis.call('BITFIELD', KEYS[2], 'SET', 'u16', '#' .. serial, math.floor(now / 4000) % 65535 + 1)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'ev', ev, 'serial', serial, 'visitor', ARGV[1],
+  'gw', ARGV[3], 'ms', ARGV[2])
+return serial

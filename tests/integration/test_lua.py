@@ -1,0 +1,246 @@
+"""The room scripts (common/lua/*.lua) against a real redis-server: joins, leaves, admission order,
+abandonment, claim window, rejoin lane, fencing, tick idempotency, and the exact 'people ahead'
+formula the gateways will answer polls with."""
+import os
+import random
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from resp import RedisError, RedisServer  # noqa: E402
+
+LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
+MAXLEN = 100000
+ABANDON_MS = 60000
+CLAIM_MS = 120000
+SESSION_MS = 600000
+
+
+def script(name):
+    with open(os.path.join(LUA, name + ".lua")) as f:
+        return f.read()
+
+
+class Room:
+    """Calls the scripts with the key layout of common/lua/README.md."""
+
+    def __init__(self, r, name):
+        self.r, self.name = r, name
+        self.sha = {n: r.call("SCRIPT", "LOAD", script(n)).decode()
+                    for n in ("join", "leave", "admit", "claim", "release")}
+        self.tick = 0
+
+    def k(self, what):
+        return "wr:{%s}:%s" % (self.name, what)
+
+    def ev(self, name, keys, args):
+        return self.r.call("EVALSHA", self.sha[name], len(keys), *[self.k(x) for x in keys], *args)
+
+    def join(self, visitor, now, want=0):
+        return self.ev("join", ["seq", "seen", "log"], [visitor, now, "gw1", want, MAXLEN])
+
+    def leave(self, serial, now):
+        return self.ev("leave", ["boundary", "left", "log"], [serial, "v%d" % serial, now, "gw1", MAXLEN])
+
+    def heartbeat(self, serials, now):
+        args = []
+        for s in serials:
+            args += ["SET", "u16", "#%d" % s, (now // 4000) % 65535 + 1]
+        self.r.call("BITFIELD", self.k("seen"), *args)
+
+    def admit(self, n, now, epoch="1", tick=None, max_scan=10000):
+        if tick is None:
+            self.tick += 1
+            tick = self.tick
+        return self.ev("admit", ["seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch"],
+                       [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan])
+
+    def claim(self, serial, now):
+        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log"],
+                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN])
+
+    def release(self, serial, now, reason="released"):
+        return self.ev("release", ["active", "log"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
+
+    def boundary(self):
+        return int(self.r.call("GET", self.k("boundary")) or 0)
+
+    def ahead(self, serial):
+        """What a gateway computes from its cache: boundary and the left set."""
+        b = self.boundary()
+        left = [int(x) for x in self.r.call("ZRANGEBYSCORE", self.k("left"), "(%d" % b, "(%d" % serial)]
+        return serial - b - 1 - len(left)
+
+    def log(self):
+        out = []
+        for _id, fields in self.r.call("XRANGE", self.k("log"), "-", "+"):
+            d = dict(zip(fields[::2], fields[1::2]))
+            out.append((d[b"ev"].decode(), int(d[b"serial"])))
+        return out
+
+
+class Scripts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = RedisServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.r = self.server.client()
+        self.r.call("FLUSHALL")
+        self.room = Room(self.r, self.id().split(".")[-1])
+
+    def tearDown(self):
+        self.r.sock.close()
+
+    def test_join_gives_dense_serials_and_keeps_a_lost_place(self):
+        room = self.room
+        self.assertEqual([room.join("v%d" % i, 1000) for i in range(1, 4)], [1, 2, 3])
+        # Redis lost the room; a visitor returns with serial 2 in their token
+        self.r.call("FLUSHALL")
+        self.assertEqual(room.join("v2", 2000, want=2), 2)
+        self.assertEqual(room.join("new", 2000), 3)  # next place is after the kept one
+        self.assertEqual(room.join("v9", 2000, want=9), 9)
+        self.assertEqual(room.join("newer", 2000), 10)
+        self.assertEqual([e for e, _ in room.log()], ["rejoined", "joined", "rejoined", "joined"])
+
+    def test_admission_in_join_order_with_exact_positions(self):
+        room = self.room
+        for i in range(1, 101):
+            room.join("v%d" % i, 1000)
+        self.assertEqual(room.ahead(1), 0)
+        self.assertEqual(room.ahead(100), 99)
+        order = []
+        now = 1000
+        while room.boundary() < 100:
+            now += 1000
+            room.heartbeat(range(room.boundary() + 1, 101), now)
+            a = room.admit(7, now)
+            self.assertLessEqual(a[0], 7)
+            # one tick admits at one time: its members are in serial order among themselves
+            order += sorted(int(x) for x in self.r.call("ZRANGE", room.k("admitted"), 0, -1))
+            self.r.call("DEL", room.k("admitted"))
+            for s in range(room.boundary() + 1, 101):
+                self.assertEqual(room.ahead(s), s - room.boundary() - 1)
+        self.assertEqual(order, list(range(1, 101)))  # zero inversions
+
+    def test_leave_frees_the_place_at_once(self):
+        room = self.room
+        for i in range(1, 11):
+            room.join("v%d" % i, 1000)
+        self.assertEqual(room.ahead(10), 9)
+        self.assertEqual(room.leave(4, 1500), 1)
+        self.assertEqual(room.leave(4, 1600), 1)  # twice: still one place freed
+        self.assertEqual(room.ahead(10), 8)
+        self.assertEqual(room.ahead(3), 2)
+        room.heartbeat(range(1, 11), 2000)
+        a = room.admit(5, 2000)
+        self.assertEqual(a[0], 5)
+        self.assertEqual(a[4], 1)  # one left place skipped
+        self.assertEqual(sorted(int(x) for x in self.r.call("ZRANGE", room.k("admitted"), 0, -1)), [1, 2, 3, 5, 6])
+        self.assertEqual(room.boundary(), 6)
+        self.assertEqual(room.leave(2, 2100), 0)  # already past the boundary: nothing to free
+        self.assertEqual(self.r.call("ZCARD", room.k("left")), 0)  # pruned as the boundary passed
+        self.assertIn(("left", 4), room.log())
+
+    def test_abandoned_visitors_are_skipped_and_rejoin_first(self):
+        room = self.room
+        for i in range(1, 6):
+            room.join("v%d" % i, 0)
+        now = ABANDON_MS + 20000
+        room.heartbeat([1, 3, 5], now)  # 2 and 4 stopped polling long ago
+        a = room.admit(10, now)
+        self.assertEqual(a[0], 3)
+        self.assertEqual(a[3], 2)
+        self.assertEqual(room.boundary(), 5)
+        self.assertIn(("abandoned", 2), room.log())
+        # 4 comes back: not admitted yet, queued in the rejoin lane, admitted before newcomers
+        self.assertEqual(room.claim(4, now + 1000), [2, 0])
+        room.join("v6", now + 1000)
+        room.heartbeat([6], now + 1000)
+        self.r.call("DEL", room.k("admitted"))
+        a = room.admit(1, now + 2000)
+        self.assertEqual(a[0], 1)
+        self.assertEqual(self.r.call("ZRANGE", room.k("admitted"), 0, -1), [b"4"])
+        self.assertEqual(room.boundary(), 5)  # 6 still waits
+        self.assertEqual(room.claim(6, now + 2000), [3, 0])
+
+    def test_claim_window_session_and_release(self):
+        room = self.room
+        for i in range(1, 4):
+            room.join("v%d" % i, 1000)
+        room.heartbeat([1, 2, 3], 1000)
+        room.admit(3, 1000)
+        self.assertEqual(room.claim(1, 5000), [1, 5000 + SESSION_MS])
+        self.assertEqual(room.claim(1, 6000), [4, 5000 + SESSION_MS])  # second tab: same session
+        # 2 never shows: the next tick after the claim window counts a no-show and frees the slot
+        a = room.admit(0, 1000 + CLAIM_MS + 1)
+        self.assertEqual(a[2], 2)  # 2 and 3 were both no-shows
+        self.assertIn(("no_show", 2), room.log())
+        self.assertEqual(room.claim(2, 1000 + CLAIM_MS + 5000), [2, 0])  # late: back via the rejoin lane
+        self.assertEqual(room.release(1, 9000), 1)
+        self.assertEqual(room.release(1, 9001), 0)
+        self.assertIn(("released", 1), room.log())
+        self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
+
+    def test_fencing_and_tick_idempotency(self):
+        room = self.room
+        for i in range(1, 11):
+            room.join("v%d" % i, 1000)
+        room.heartbeat(range(1, 11), 1000)
+        self.r.call("SET", room.k("epoch"), 7)
+        with self.assertRaises(RedisError) as e:
+            room.admit(3, 1000, epoch="6")
+        self.assertIn("FENCED", str(e.exception))
+        self.assertEqual(room.boundary(), 0)
+        first = room.admit(3, 1000, epoch="7", tick=42)
+        again = room.admit(3, 1000, epoch="7", tick=42)  # a retried call: nothing moves
+        older = room.admit(3, 1000, epoch="7", tick=41)
+        self.assertEqual(first, again)
+        self.assertEqual(first, older)
+        self.assertEqual(room.boundary(), 3)
+        self.assertEqual(room.admit(3, 1000, epoch="7", tick=43)[1], 6)
+
+    def test_scan_is_bounded_per_call(self):
+        room = self.room
+        for i in range(1, 2001):
+            room.join("v%d" % i, 0)  # all abandoned by the time admission runs
+        a = room.admit(10, ABANDON_MS * 10, max_scan=500)
+        self.assertEqual(a[0], 0)
+        self.assertEqual(room.boundary(), 500)
+
+    def test_random_history_positions_stay_exact_and_never_increase(self):
+        rnd = random.Random(7)
+        room = self.room
+        waiting, gone = [], set()
+        last_ahead = {}
+        now = 0
+        for step in range(400):
+            now += 250
+            op = rnd.random()
+            if op < 0.5:
+                waiting.append(room.join("v", now))
+            elif op < 0.6 and waiting:
+                s = rnd.choice(waiting)
+                if s > room.boundary():
+                    room.leave(s, now)
+                    gone.add(s)
+            else:
+                room.heartbeat([s for s in waiting if s not in gone], now)
+                room.admit(rnd.randint(0, 3), now)
+            b = room.boundary()
+            left = set(int(x) for x in self.r.call("ZRANGE", room.k("left"), 0, -1))
+            for s in waiting:
+                if s > b and s not in gone:
+                    true_ahead = len([t for t in waiting if b < t < s and t not in gone])
+                    self.assertEqual(room.ahead(s), true_ahead)
+                    self.assertLessEqual(true_ahead, last_ahead.get(s, true_ahead))
+                    last_ahead[s] = true_ahead
+            self.assertTrue(all(x > b for x in left))
+
+
+if __name__ == "__main__":
+    unittest.main()
