@@ -608,6 +608,12 @@ void gw_conn_body_sent(gw_conn_t *c) {
 
 void gw_conn_upstream_ready(gw_conn_t *c) {
     c->waiting = 0;
+    /* from here the client's clock runs only while its body is due; the origin's clock does the rest
+     * (a clock left over from waiting in the pool queue must not cut the response) */
+    if (c->has_body && !c->req_done)
+        arm(c, cfg_of(c)->body_timeout_ms);
+    else
+        gw_timer_disarm(&c->timer);
     if (c->expect_continue && !c->req_done && c->parse_off == c->in_len) {
         c->expect_continue = 0;
         uv_buf_t b = uv_buf_init(GW_HTTP_100_CONTINUE, sizeof GW_HTTP_100_CONTINUE - 1);

@@ -364,6 +364,37 @@ class UpstreamFailures(unittest.TestCase):
         finally:
             self.assertEqual(gw.stop(), 0)
 
+    def test_queued_request_waits_for_a_pooled_connection(self):
+        # one origin connection per worker: the second request queues, then runs longer than the
+        # time it was allowed to wait for the connection; it must still get its whole response
+        import threading
+        origin = Origin()
+        gw = Gateway(origin.url(), extra_origin="pool_max_conns = 1\nconnect_timeout_ms = 1000\n")
+        results = []
+        try:
+            def get(path):
+                results.append(http_get(gw.port, path)[0])
+            t1 = threading.Thread(target=get, args=("/slow/600",))
+            t1.start()
+            time.sleep(0.1)
+            t2 = threading.Thread(target=get, args=("/slow/900",))
+            t2.start()
+            t1.join(5)
+            t2.join(5)
+            self.assertEqual(results, [200, 200])
+            # waiting longer than connect_timeout_ms for a connection gives a clear 503
+            results.clear()
+            t1 = threading.Thread(target=get, args=("/slow/1500",))
+            t1.start()
+            time.sleep(0.1)
+            st, _, body = http_get(gw.port, "/x")
+            self.assertEqual(st, 503)
+            t1.join(5)
+            self.assertEqual(results, [200])
+        finally:
+            self.assertEqual(gw.stop(), 0)
+            origin.stop()
+
     def test_stale_pooled_connection_is_retried(self):
         origin = Origin()
         gw = Gateway(origin.url())
