@@ -3,6 +3,7 @@
  * proxy relies on: offsets stay inside the input, the normalised path is never longer than the raw one
  * and is accepted again unchanged, and the rewritten head never carries hop-by-hop headers. */
 #include "common/path.h"
+#include "gateway/cookie.h"
 #include "gateway/headers.h"
 
 #include <llhttp.h>
@@ -39,7 +40,18 @@ static int on_headers_complete(llhttp_t *p) {
     return HPE_PAUSED;
 }
 
+static size_t input_size;
+
+/* every cookie value handed out must lie inside the input */
+static bool in_bounds(const char *v, size_t len, void *arg) {
+    const gw_hdrs_t *hs = arg;
+    if (v < hs->base || v + len > hs->base + input_size)
+        abort();
+    return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    input_size = size;
     llhttp_settings_t set;
     llhttp_settings_init(&set);
     set.on_url = on_url;
@@ -59,6 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((size_t)s.url_off + s.url_len > size)
         abort();
     gw_hdr_trim_values(s.base, s.hdrs, s.n);
+    gw_hdrs_t ch = {s.base, s.hdrs, s.n};
+    gw_cookie_each(&ch, "wr_q", in_bounds, (void *)&ch);
     const char *url = s.base + s.url_off;
     size_t pl = s.url_len;
     const char *q = memchr(url, '?', pl);
