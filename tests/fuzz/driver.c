@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
                     if (from + k > n)
                         k = n - from;
                     memmove(buf + pos + k, buf + pos, n - pos);
-                    memcpy(buf + pos, buf + from + (from >= pos ? k : 0), k);
+                    memmove(buf + pos, buf + from + (from >= pos ? k : 0), k);
                     n += k;
                 }
             }
