@@ -102,5 +102,10 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, ch
            "Requests waiting for a free origin connection (pool_max_conns reached).", SUM(pool_waiting));
     metric(&o, "waitroom_gateway_origin_down", "gauge",
            "Workers that currently consider the origin down after repeated connect failures.", SUM(origin_down));
+    metric(&o, "waitroom_gateway_redis_connected", "gauge",
+           "Workers whose Redis connection is up (only workers serving rooms connect).", SUM(redis_connected));
+    metric(&o, "waitroom_gateway_room_refreshes_total", "counter",
+           "Room views refreshed from Redis (one view.lua call per room every 200 ms per worker).",
+           SUM(room_refreshes));
     return o.overflow ? -1 : (long)o.len;
 }

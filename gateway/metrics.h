@@ -33,6 +33,8 @@ typedef struct {
     _Atomic uint64_t pool_busy;            /* gauge */
     _Atomic uint64_t pool_waiting;         /* gauge: requests queued for an upstream connection */
     _Atomic uint64_t origin_down;          /* gauge 0/1 */
+    _Atomic uint64_t redis_connected;      /* gauge 0/1 (workers with rooms) */
+    _Atomic uint64_t room_refreshes;       /* counter: room views refreshed from Redis */
 } gw_metrics_t;
 
 #define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)

@@ -201,6 +201,8 @@ static void on_wake(uv_async_t *a) {
         l = next;
     }
     gw_pool_close_idle(&w->pool);
+    if (w->has_rooms)
+        gw_rooms_close(&w->rooms);
     uv_timer_init(&w->loop, &w->shutdown_timer);
     w->shutdown_timer.data = w;
     if (w->cfg->shutdown_timeout_ms) {
@@ -256,6 +258,15 @@ int gw_worker_start(gw_worker_t *w) {
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
+    if (w->cfg->nrooms > 0) {
+        if ((rc = gw_rooms_init(&w->rooms, &w->loop, w->cfg, &w->metrics)) < 0) {
+            uv_walk(&w->loop, close_walk, NULL);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&w->loop);
+            return rc;
+        }
+        w->has_rooms = true;
+    }
     rc = uv_thread_create(&w->thread, worker_main, w);
     if (rc < 0) {
         uv_walk(&w->loop, close_walk, NULL);

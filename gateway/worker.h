@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "gateway/headers.h"
 #include "gateway/metrics.h"
+#include "gateway/room.h"
 
 #include <llhttp.h>
 #include <netinet/in.h>
@@ -200,6 +201,8 @@ struct gw_worker {
     uint32_t nfree_ublocks;
     uint32_t cblock_in_cap, cblock_out_cap;
     gw_pool_t pool;
+    gw_rooms_t rooms; /* only when the config has rooms */
+    bool has_rooms;
 };
 
 /* worker.c */

@@ -272,7 +272,8 @@ class Gateway:
         raise RuntimeError("gateway did not start: %s" % self.logtext())
 
     def logtext(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(os.path.join(self.dir, "gw.log")) as f:
             return f.read()
 
@@ -297,6 +298,8 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.proc.returncode != 0:
+            self.final_log = self.logtext()
         if self.proc.returncode == 0 and not keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode

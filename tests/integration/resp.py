@@ -72,7 +72,9 @@ class RedisServer:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
-                self.client().call("PING")
+                c = self.client()
+                c.call("PING")
+                c.sock.close()
                 return
             except OSError:
                 time.sleep(0.02)

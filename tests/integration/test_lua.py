@@ -27,7 +27,7 @@ class Room:
     def __init__(self, r, name):
         self.r, self.name = r, name
         self.sha = {n: r.call("SCRIPT", "LOAD", script(n)).decode()
-                    for n in ("join", "leave", "admit", "claim", "release")}
+                    for n in ("join", "leave", "admit", "claim", "release", "view")}
         self.tick = 0
 
     def k(self, what):
@@ -61,6 +61,9 @@ class Room:
 
     def release(self, serial, now, reason="released"):
         return self.ev("release", ["active", "log"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
+
+    def view(self, max_left=1000):
+        return self.ev("view", ["boundary", "seq", "left"], [max_left])
 
     def boundary(self):
         return int(self.r.call("GET", self.k("boundary")) or 0)
@@ -145,6 +148,10 @@ class Scripts(unittest.TestCase):
         self.assertEqual(room.leave(2, 2100), 0)  # already past the boundary: nothing to free
         self.assertEqual(self.r.call("ZCARD", room.k("left")), 0)  # pruned as the boundary passed
         self.assertIn(("left", 4), room.log())
+        room.leave(8, 2200)
+        room.leave(9, 2200)
+        self.assertEqual(room.view(), [6, 10, 8, 9])  # boundary, seq, leavers beyond the boundary
+        self.assertEqual(room.view(max_left=1), [6, 10, 8])
 
     def test_abandoned_visitors_are_skipped_and_rejoin_first(self):
         room = self.room

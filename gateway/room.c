@@ -1,0 +1,192 @@
+/* Room caches: one timer per worker drives both the view refresh and the heartbeat flush. A refresh
+ * is skipped for a room whose previous one has not answered yet, so a slow Redis never piles up
+ * requests. */
+#include "gateway/room.h"
+
+#include "common/log.h"
+#include "lua_scripts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_t *r = arg;
+    r->refreshing = false;
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2)
+        return; /* Redis in trouble: the view ages, and gw_room_fresh says so */
+    size_t nleft = rep->elements - 2;
+    uint64_t stack[256], *left = nleft <= 256 ? stack : malloc(nleft * sizeof *left);
+    if (!left)
+        return;
+    for (size_t i = 0; i < rep->elements; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
+            goto out;
+    for (size_t i = 0; i < nleft; i++)
+        left[i] = (uint64_t)rep->element[i + 2]->integer;
+    uint64_t now = uv_now(r->owner->loop);
+    uint64_t boundary = (uint64_t)rep->element[0]->integer;
+    if (gw_room_view_set(&r->view, boundary, (uint64_t)rep->element[1]->integer, left, nleft, now) == 0) {
+        gw_eta_sample(&r->eta, now, boundary);
+        r->owner->refreshes++;
+    }
+out:
+    if (left != stack)
+        free(left);
+}
+
+static void refresh(gw_room_t *r) {
+    if (r->refreshing || !r->owner->redis.connected)
+        return;
+    const char *argv[] = {r->key_boundary, r->key_seq, r->key_left, "100000"};
+    size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]), strlen(argv[3])};
+    r->refreshing = true;
+    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 3, 4, argv, lens);
+}
+
+static void on_heartbeat_done(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    (void)arg;
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        WR_WARN("heartbeat flush refused", "error=\"%.200s\"", rep->str);
+}
+
+/* One BITFIELD per room: "SET u16 #serial value" for every visitor seen since the last flush. */
+static void flush_heartbeats(gw_room_t *r, uint64_t now_wall_ms) {
+    if (!r->nhb || !r->owner->redis.connected)
+        return;
+    size_t n = r->nhb, argc = 2 + 4 * n;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
+    char *text = malloc(n * 48);
+    if (!argv || !lens || !text)
+        goto out;
+    char value[16];
+    int vl = snprintf(value, sizeof value, "%llu", (unsigned long long)((now_wall_ms / 4000) % 65535 + 1));
+    argv[0] = "BITFIELD";
+    argv[1] = r->key_seen;
+    size_t k = 2;
+    char *t = text;
+    for (size_t i = 0; i < n; i++) {
+        int l = snprintf(t, 48, "#%llu", (unsigned long long)r->hb[i]);
+        argv[k] = "SET";
+        argv[k + 1] = "u16";
+        argv[k + 2] = t;
+        argv[k + 3] = value;
+        lens[k] = 3;
+        lens[k + 1] = 3;
+        lens[k + 2] = (size_t)l;
+        lens[k + 3] = (size_t)vl;
+        k += 4;
+        t += l + 1;
+    }
+    lens[0] = 8;
+    lens[1] = strlen(r->key_seen);
+    wr_redis_argv(&r->owner->redis, on_heartbeat_done, NULL, (int)argc, argv, lens);
+    r->nhb = 0;
+out:
+    free(argv);
+    free(lens);
+    free(text);
+}
+
+static void on_tick(uv_timer_t *t) {
+    gw_rooms_t *rs = t->data;
+    uint64_t now = uv_now(rs->loop);
+    bool beat = now >= rs->last_heartbeat_ms + GW_ROOM_HEARTBEAT_MS;
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    for (size_t i = 0; i < rs->n; i++) {
+        refresh(&rs->rooms[i]);
+        if (beat)
+            flush_heartbeats(&rs->rooms[i], wall_ms);
+    }
+    if (beat)
+        rs->last_heartbeat_ms = now;
+    GW_SET(rs->metrics, redis_connected, rs->redis.connected ? 1 : 0);
+    GW_SET(rs->metrics, room_refreshes, rs->refreshes);
+}
+
+static void on_redis_state(wr_redis_t *redis, bool up, void *arg) {
+    (void)redis;
+    gw_rooms_t *rs = arg;
+    if (up)
+        on_tick(&rs->timer); /* a fresh view at once */
+}
+
+int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics) {
+    memset(rs, 0, sizeof *rs);
+    rs->loop = loop;
+    rs->metrics = metrics;
+    rs->n = cfg->nrooms;
+    rs->rooms = calloc(cfg->nrooms ? cfg->nrooms : 1, sizeof *rs->rooms);
+    if (!rs->rooms)
+        return UV_ENOMEM;
+    for (size_t i = 0; i < rs->n; i++) {
+        gw_room_t *r = &rs->rooms[i];
+        r->owner = rs;
+        r->cfg = &cfg->rooms[i];
+        snprintf(r->key_boundary, sizeof r->key_boundary, "wr:{%s}:boundary", r->cfg->name);
+        snprintf(r->key_seq, sizeof r->key_seq, "wr:{%s}:seq", r->cfg->name);
+        snprintf(r->key_left, sizeof r->key_left, "wr:{%s}:left", r->cfg->name);
+        snprintf(r->key_seen, sizeof r->key_seen, "wr:{%s}:seen", r->cfg->name);
+    }
+    for (int i = 0; i < WR_LUA_COUNT; i++) {
+        rs->scripts[i].name = wr_lua_names[i];
+        rs->scripts[i].source = wr_lua_sources[i];
+    }
+    uv_timer_init(loop, &rs->timer);
+    rs->timer.data = rs;
+    int rc = wr_redis_init(&rs->redis, loop, cfg->redis.host, cfg->redis.port, rs->scripts, WR_LUA_COUNT,
+                           on_redis_state, rs);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&rs->timer, NULL);
+        free(rs->rooms);
+        rs->rooms = NULL;
+        return rc;
+    }
+    uv_timer_start(&rs->timer, on_tick, GW_ROOM_REFRESH_MS, GW_ROOM_REFRESH_MS);
+    return 0;
+}
+
+void gw_rooms_close(gw_rooms_t *rs) {
+    if (rs->closing || !rs->rooms)
+        return;
+    rs->closing = true;
+    uv_timer_stop(&rs->timer);
+    uv_close((uv_handle_t *)&rs->timer, NULL);
+    wr_redis_close(&rs->redis); /* pending callbacks run now, with NULL */
+    for (size_t i = 0; i < rs->n; i++) {
+        gw_room_view_free(&rs->rooms[i].view);
+        free(rs->rooms[i].hb);
+    }
+    free(rs->rooms);
+    rs->rooms = NULL;
+}
+
+gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg) {
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->rooms[i].cfg == cfg)
+            return &rs->rooms[i];
+    return NULL;
+}
+
+bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms) {
+    return r->owner->redis.connected && r->view.refreshed_ms && now_ms <= r->view.refreshed_ms + GW_ROOM_STALE_MS;
+}
+
+void gw_room_heartbeat(gw_room_t *r, uint64_t serial) {
+    if (r->nhb == r->hbcap) {
+        size_t cap = r->hbcap ? r->hbcap * 2 : 256;
+        if (cap > 1u << 20)
+            return; /* a flood of polls between two flushes: later ones wait for the next interval */
+        uint64_t *p = realloc(r->hb, cap * sizeof *p);
+        if (!p)
+            return;
+        r->hb = p;
+        r->hbcap = cap;
+    }
+    r->hb[r->nhb++] = serial;
+}

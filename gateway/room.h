@@ -1,0 +1,59 @@
+/* The rooms as one worker sees them: a Redis connection of its own (on its loop), and per room a
+ * cached view (boundary, seq, leavers) refreshed every GW_ROOM_REFRESH_MS with one view.lua call, the
+ * wait-estimate history, and the heartbeats of polling visitors, flushed in one BITFIELD per room
+ * every GW_ROOM_HEARTBEAT_MS. Polls are answered from the view: no Redis round trip per poll.
+ * When Redis is unreachable the view keeps its last contents and the room reports `trouble`; the
+ * connection comes back on its own (common/redis.c). Not thread-safe: one gw_rooms_t per worker. */
+#ifndef GW_ROOM_H
+#define GW_ROOM_H
+
+#include "common/redis.h"
+#include "config/config.h"
+#include "gateway/eta.h"
+#include "gateway/metrics.h"
+#include "gateway/room_view.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GW_ROOM_REFRESH_MS 200
+#define GW_ROOM_HEARTBEAT_MS 2000
+#define GW_ROOM_VIEW_MAX_LEFT 100000
+#define GW_ROOM_STALE_MS 2000 /* a view older than this is not trusted: the room is in trouble */
+
+typedef struct gw_rooms gw_rooms_t;
+
+typedef struct {
+    gw_rooms_t *owner;
+    const wr_room_cfg_t *cfg;
+    char key_boundary[96], key_seq[96], key_left[96], key_seen[96];
+    gw_room_view_t view;
+    gw_eta_t eta;
+    bool refreshing;
+    uint64_t *hb; /* serials that showed a sign of life since the last flush */
+    size_t nhb, hbcap;
+} gw_room_t;
+
+struct gw_rooms {
+    uv_loop_t *loop;
+    wr_redis_t redis;
+    wr_redis_script_t scripts[16];
+    gw_room_t *rooms;
+    size_t n;
+    uv_timer_t timer;
+    uint64_t last_heartbeat_ms;
+    uint64_t refreshes;   /* successful view refreshes, all rooms */
+    gw_metrics_t *metrics; /* the worker's: redis_connected, room_refreshes */
+    bool closing;
+};
+
+int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics);
+void gw_rooms_close(gw_rooms_t *rs);
+
+gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
+/* True while the view is fresh (Redis reachable and refreshed lately). */
+bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms);
+/* Remembers that the visitor holding `serial` is still there (flushed in batches). */
+void gw_room_heartbeat(gw_room_t *r, uint64_t serial);
+
+#endif
