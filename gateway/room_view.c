@@ -28,7 +28,8 @@ int gw_room_view_set(gw_room_view_t *v, uint64_t boundary, uint64_t seq, const u
     for (size_t i = 0; i < nleft; i++)
         if (left[i] > boundary && left[i] <= seq)
             v->left[n++] = left[i];
-    qsort(v->left, n, sizeof *v->left, cmp_u64);
+    if (n > 1) /* qsort(NULL, 0, ...) is undefined, and an empty view has no array yet */
+        qsort(v->left, n, sizeof *v->left, cmp_u64);
     size_t u = 0; /* drop duplicates */
     for (size_t i = 0; i < n; i++)
         if (u == 0 || v->left[u - 1] != v->left[i])

@@ -27,6 +27,17 @@ static void test_simple(void **state) {
     gw_room_view_free(&v);
 }
 
+static void test_empty_view(void **state) {
+    (void)state;
+    gw_room_view_t v = {0};
+    assert_int_equal(gw_room_view_set(&v, 0, 0, NULL, 0, 5), 0);
+    assert_int_equal(gw_room_view_ahead(&v, 1), 0);
+    assert_int_equal(gw_room_view_waiting(&v), 0);
+    assert_int_equal(gw_room_view_set(&v, 3, 9, NULL, 0, 6), 0);
+    assert_int_equal(gw_room_view_ahead(&v, 9), 5);
+    gw_room_view_free(&v);
+}
+
 static void test_matches_brute_force(void **state) {
     (void)state;
     srand(11);
@@ -54,6 +65,7 @@ static void test_matches_brute_force(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_simple), cmocka_unit_test(test_matches_brute_force)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_simple), cmocka_unit_test(test_empty_view),
+                                       cmocka_unit_test(test_matches_brute_force)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
