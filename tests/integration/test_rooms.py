@@ -32,7 +32,10 @@ def commands(redis):
 class RoomCaches(unittest.TestCase):
     def test_refresh_outage_and_reconnect(self):
         redis = RedisServer()
+        servers = [redis]  # the one running at the end is stopped whatever happens
+        self.addCleanup(lambda: servers[-1].stop())
         origin = Origin()
+        self.addCleanup(origin.stop)
         gw = Gateway(origin.url(), workers=2,
                      extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
                      rooms="[room sale]\npaths = /checkout\n[room vip]\npaths = /vip\n")
@@ -66,14 +69,13 @@ class RoomCaches(unittest.TestCase):
                                             "--appendonly", "no", "--dir", redis.dir],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             redis = redis2
+            servers.append(redis2)
             self.assertTrue(wait_for(lambda: gw.metric("waitroom_gateway_redis_connected") == 2, 15))
             r2 = gw.metric("waitroom_gateway_room_refreshes_total")
             self.assertTrue(wait_for(lambda: gw.metric("waitroom_gateway_room_refreshes_total") > r2 + 5))
         finally:
             rc = gw.stop()
             self.assertEqual(rc, 0, getattr(gw, "final_log", "")[-3000:])
-            origin.stop()
-            redis.stop()
 
     def test_no_rooms_no_redis(self):
         origin = Origin()
