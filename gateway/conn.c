@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "gateway/http.h"
+#include "gateway/page.h"
 #include "gateway/route.h"
 #include "gateway/worker.h"
 
@@ -195,7 +196,9 @@ static void on_write(uv_write_t *req, int status) {
         else
             gw_timer_disarm(&c->timer);
     }
-    if (c->up)
+    if (c->local)
+        gw_conn_response_done(c);
+    else if (c->up)
         gw_upstream_relay(c->up);
     else if (c->phase == GW_C_FORWARD)
         forward_body(c); /* a 100 Continue went out */
@@ -521,6 +524,8 @@ static void handle_head(gw_conn_t *c) {
         c->expect_continue = c->has_body && !c->http10;
     }
 
+    if (gw_page_handle(c, b->norm, (size_t)norm_len, query, query_len, method))
+        return;
     gw_route_t route = gw_route_match(cfg, hv, hl, b->norm, (size_t)norm_len);
     if (route.kind != GW_ROUTE_PASS)
         WR_DEBUG("route", "room=%s kind=%s", route.room->name,
@@ -664,7 +669,7 @@ void gw_conn_response_done(gw_conn_t *c) {
     c->parse_off = c->body_off = 0;
     c->phase = GW_C_HEAD;
     c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
-    c->expect_continue = c->retried = c->has_body = c->is_head = 0;
+    c->expect_continue = c->retried = c->has_body = c->is_head = c->local = 0;
     c->err_status = 0;
     c->status = 0;
     llhttp_reset(&c->parser);
@@ -735,6 +740,40 @@ void gw_conn_accept(gw_worker_t *w) {
     c->phase = GW_C_HEAD;
     arm(c, w->cfg->header_timeout_ms);
     ensure_reading(c);
+}
+
+int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const char *body, size_t body_len) {
+    gw_cblock_t *b = c->blk;
+    c->phase = GW_C_FORWARD;
+    c->local = 1;
+    c->status = (uint16_t)status;
+    /* the request must be over before we answer: a body we will not read means closing afterwards */
+    if (!c->req_done && run_parser(c) < 0)
+        return -1;
+    if (!c->req_done || c->has_body)
+        c->keep_alive = 0;
+    int n = snprintf(b->out, b->out_cap,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+                     "%s\r\n",
+                     status, gw_http_reason(status), content_type, body_len,
+                     !c->keep_alive ? "Connection: close\r\n" : c->http10 ? "Connection: keep-alive\r\n" : "");
+    if (n < 0 || (size_t)n + body_len > b->out_cap) {
+        c->local = 0;
+        send_error(c, 500);
+        return -1;
+    }
+    if (!c->is_head) {
+        memcpy(b->out + n, body, body_len);
+        n += (int)body_len;
+    }
+    gw_timer_disarm(&c->timer);
+    uv_buf_t buf = uv_buf_init(b->out, (unsigned)n);
+    int rc = gw_conn_write(c, &buf, 1);
+    if (rc < 0)
+        conn_close(c);
+    else if (rc == 0)
+        gw_conn_response_done(c);
+    return 0;
 }
 
 void gw_conn_force_close(gw_conn_t *c) {

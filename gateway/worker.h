@@ -169,6 +169,7 @@ struct gw_conn {
     unsigned eof : 1;        /* client half-closed */
     unsigned has_body : 1;
     unsigned close_after_write : 1; /* an error page is going out; then close */
+    unsigned local : 1;             /* the gateway answers this request itself (page.c) */
     unsigned waiting : 1;    /* queued in the pool */
     unsigned got_bytes : 1;  /* any byte of the current request arrived */
     unsigned in_value; /* parser is inside a header value */
@@ -229,6 +230,9 @@ int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n); /* 0 done, 1 
 void gw_conn_response_done(gw_conn_t *c);
 void gw_conn_abort(gw_conn_t *c);
 void gw_conn_arm(gw_conn_t *c, uint64_t ms); /* (re)starts the connection's one timer */
+/* Answers the current request from the gateway itself (status JSON, waiting page); keep-alive as the
+ * client asked. Returns 0, or -1 if the response does not fit (the connection got a 500). */
+int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const char *body, size_t body_len);
 void gw_conn_body_sent(gw_conn_t *c); /* an upstream write of request bytes finished */
 
 /* proxy.c */

@@ -1,12 +1,13 @@
 """The gateway's room caches: each worker keeps a Redis connection, refreshes every room's view
 (one view.lua call per room every 200 ms), survives a Redis outage and reconnects on its own."""
+import json
 import os
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, http_get  # noqa: E402
+from harness import Client, Gateway, Origin, http_get  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 
@@ -18,6 +19,15 @@ def wait_for(fn, timeout=10.0):
             return v
         time.sleep(0.05)
     return fn()
+
+
+def self_request(port, raw):
+    c = Client(port)
+    try:
+        c.send(raw)
+        return c.read_response()
+    finally:
+        c.close()
 
 
 def commands(redis):
@@ -77,6 +87,53 @@ class RoomCaches(unittest.TestCase):
             rc = gw.stop()
             self.assertEqual(rc, 0, getattr(gw, "final_log", "")[-3000:])
 
+    def test_status_without_a_place(self):
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        origin = Origin()
+        self.addCleanup(origin.stop)
+        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
+                     rooms="[room sale]\npaths = /checkout\n[room later]\npaths = /later\nstate = paused\n")
+        try:
+            self.assertTrue(wait_for(lambda: gw.metric("waitroom_gateway_room_refreshes_total") > 2))
+            before = len(origin.requests)
+            st, headers, body = http_get(gw.port, "/__waitroom/status?room=sale")
+            self.assertEqual(st, 200)
+            h = {k.lower(): v for k, v in headers}
+            self.assertEqual(h["content-type"], "application/json")
+            self.assertEqual(h["cache-control"], "no-store")
+            doc = json.loads(body)
+            self.assertEqual(doc, {"room": "sale", "state": "waiting", "position": None, "ahead": None,
+                                   "eta_seconds": None, "eta_p90_seconds": None, "estimate": True,
+                                   "poll_after_ms": 2000, "admitted": False, "redirect": None,
+                                   "likely_sold_out": False, "shuffle_commitment": None})
+            self.assertEqual(json.loads(http_get(gw.port, "/__waitroom/status?x=1&room=later")[2])["state"], "paused")
+            self.assertEqual(http_get(gw.port, "/__waitroom/status")[0], 400)  # two rooms: name one
+            self.assertEqual(http_get(gw.port, "/__waitroom/status?room=nope")[0], 404)
+            self.assertEqual(http_get(gw.port, "/__waitroom/other")[0], 404)
+            r = self_request(gw.port, b"POST /__waitroom/status HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+            self.assertEqual(r.status, 405)
+            # keep-alive: several polls on one connection, and none reached the origin or created a place
+            c = Client(gw.port)
+            for _ in range(3):
+                c.send(b"GET /__waitroom/status?room=sale HTTP/1.1\r\nHost: h\r\n\r\n")
+                self.assertEqual(c.read_response().status, 200)
+            c.send(b"HEAD /__waitroom/status?room=sale HTTP/1.1\r\nHost: h\r\n\r\n")
+            r = c.read_response(head_request=True)
+            self.assertEqual(r.status, 200)
+            c.send(b"GET /checkout HTTP/1.1\r\nHost: h\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)  # after a HEAD, no stray body on the wire
+            c.close()
+            self.assertEqual(len(origin.requests), before + 1)
+            self.assertIsNone(redis.client().call("GET", "wr:{sale}:seq"))
+            # Redis gone: the room is in trouble, and says so
+            redis.proc.terminate()
+            redis.proc.wait(5)
+            time.sleep(2.5)
+            self.assertEqual(json.loads(http_get(gw.port, "/__waitroom/status?room=sale")[2])["state"], "trouble")
+        finally:
+            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+
     def test_no_rooms_no_redis(self):
         origin = Origin()
         gw = Gateway(origin.url())
@@ -84,6 +141,7 @@ class RoomCaches(unittest.TestCase):
             time.sleep(0.3)
             self.assertEqual(gw.metric("waitroom_gateway_redis_connected"), 0)
             self.assertNotIn("redis", gw.logtext())
+            self.assertEqual(http_get(gw.port, "/__waitroom/status")[0], 404)
         finally:
             self.assertEqual(gw.stop(), 0)
             origin.stop()

@@ -1,0 +1,105 @@
+/* /__waitroom/ endpoints. The room is named by ?room=NAME, or is the only room there is. */
+#include "gateway/page.h"
+
+#include "gateway/status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *gw_query_param(const char *query, size_t query_len, const char *name, size_t *value_len) {
+    size_t nl = strlen(name), i = 0;
+    if (query_len && query[0] == '?')
+        i = 1;
+    while (i < query_len) {
+        size_t end = i;
+        while (end < query_len && query[end] != '&')
+            end++;
+        if (end - i > nl && query[i + nl] == '=' && memcmp(query + i, name, nl) == 0) {
+            *value_len = end - i - nl - 1;
+            return query + i + nl + 1;
+        }
+        i = end + 1;
+    }
+    return NULL;
+}
+
+static void json_error(gw_conn_t *c, int status, const char *msg) {
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
+    gw_conn_send_local(c, status, "application/json", body, (size_t)n);
+}
+
+/* The state a visitor without a place is told. */
+static const char *room_state(const wr_room_cfg_t *cfg, bool fresh) {
+    switch (cfg->state) {
+    case WR_ROOM_SCHEDULED:
+        return "scheduled";
+    case WR_ROOM_PAUSED:
+        return "paused";
+    case WR_ROOM_SOLD_OUT:
+        return "sold_out";
+    case WR_ROOM_CLOSED:
+        return "closed";
+    case WR_ROOM_OPEN:
+        break;
+    }
+    return fresh ? "waiting" : "trouble"; /* trouble: our view of the queue is stale (Redis) */
+}
+
+static void status(gw_conn_t *c, const char *query, size_t query_len) {
+    const wr_config_t *cfg = c->w->cfg;
+    if (cfg->nrooms == 0 || !c->w->has_rooms) {
+        json_error(c, 404, "this site has no waiting room");
+        return;
+    }
+    const wr_room_cfg_t *room = NULL;
+    size_t vl;
+    const char *v = gw_query_param(query, query_len, "room", &vl);
+    if (v) {
+        for (size_t i = 0; i < cfg->nrooms; i++)
+            if (strlen(cfg->rooms[i].name) == vl && memcmp(cfg->rooms[i].name, v, vl) == 0)
+                room = &cfg->rooms[i];
+        if (!room) {
+            json_error(c, 404, "no such room");
+            return;
+        }
+    } else if (cfg->nrooms == 1) {
+        room = &cfg->rooms[0];
+    } else {
+        json_error(c, 400, "this site has several rooms: name one with ?room=NAME");
+        return;
+    }
+    gw_room_t *r = gw_rooms_find(&c->w->rooms, room);
+    bool fresh = r && gw_room_fresh(r, uv_now(&c->w->loop));
+    gw_status_t s = {
+        .room = room->name,
+        .state = room_state(room, fresh),
+        .poll_after_ms = GW_POLL_AFTER_MS,
+    };
+    char body[1024];
+    long n = gw_status_json(&s, body, sizeof body);
+    if (n < 0) {
+        json_error(c, 500, "status unavailable");
+        return;
+    }
+    body[n++] = '\n';
+    gw_conn_send_local(c, 200, "application/json", body, (size_t)n);
+}
+
+bool gw_page_handle(gw_conn_t *c, const char *path, size_t path_len, const char *query, size_t query_len,
+                    uint8_t method) {
+    size_t pl = sizeof GW_PAGE_PREFIX - 1;
+    if (path_len < pl || memcmp(path, GW_PAGE_PREFIX, pl) != 0)
+        return false;
+    const char *rest = path + pl;
+    size_t rl = path_len - pl;
+    if (rl == 6 && memcmp(rest, "status", 6) == 0) {
+        if (method != HTTP_GET && method != HTTP_HEAD)
+            json_error(c, 405, "use GET");
+        else
+            status(c, query, query_len);
+        return true;
+    }
+    json_error(c, 404, "not found");
+    return true;
+}
