@@ -2,27 +2,15 @@
  * not fit is an error, never a truncation. */
 #include "gateway/headers.h"
 
+#include "common/buf.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define MAX_CONN_TOKENS 16
 
-typedef struct {
-    char *p;
-    size_t cap, len;
-    bool overflow;
-} w_t;
-
-static void put(w_t *w, const char *s, size_t n) {
-    if (w->overflow || w->len + n > w->cap) {
-        w->overflow = true;
-        return;
-    }
-    memcpy(w->p + w->len, s, n);
-    w->len += n;
-}
-#define PUTS(w, lit) put((w), (lit), sizeof(lit) - 1)
+#define PUTS(w, lit) wr_buf_put((w), (lit), sizeof(lit) - 1)
 
 static bool slice_eq_lower(const char *s, size_t n, const char *lower) {
     size_t ln = strlen(lower);
@@ -110,16 +98,16 @@ static bool is_hop_by_hop(const gw_hdrs_t *hs, size_t i, const conn_tokens_t *ct
     return false;
 }
 
-static void put_header(w_t *w, const gw_hdrs_t *hs, size_t i) {
-    put(w, hs->base + hs->h[i].name_off, hs->h[i].name_len);
+static void put_header(wr_buf_t *w, const gw_hdrs_t *hs, size_t i) {
+    wr_buf_put(w, hs->base + hs->h[i].name_off, hs->h[i].name_len);
     PUTS(w, ": ");
-    put(w, hs->base + hs->h[i].value_off, hs->h[i].value_len);
+    wr_buf_put(w, hs->base + hs->h[i].value_off, hs->h[i].value_len);
     PUTS(w, "\r\n");
 }
 
 /* Appends "Name: v1, v2, ...<extra>" joining every incoming header of that name (if keep_incoming),
  * then extra (if any). Writes nothing when both are empty. */
-static void put_joined(w_t *w, const gw_hdrs_t *hs, const char *lower, const char *display, bool keep_incoming,
+static void put_joined(wr_buf_t *w, const gw_hdrs_t *hs, const char *lower, const char *display, bool keep_incoming,
                        const char *extra) {
     bool any = false;
     if (keep_incoming) {
@@ -127,23 +115,23 @@ static void put_joined(w_t *w, const gw_hdrs_t *hs, const char *lower, const cha
             if (!gw_hdr_name_is(hs, i, lower) || hs->h[i].value_len == 0)
                 continue;
             if (!any) {
-                put(w, display, strlen(display));
+                wr_buf_put(w, display, strlen(display));
                 PUTS(w, ": ");
             } else {
                 PUTS(w, ", ");
             }
-            put(w, hs->base + hs->h[i].value_off, hs->h[i].value_len);
+            wr_buf_put(w, hs->base + hs->h[i].value_off, hs->h[i].value_len);
             any = true;
         }
     }
     if (extra && extra[0]) {
         if (!any) {
-            put(w, display, strlen(display));
+            wr_buf_put(w, display, strlen(display));
             PUTS(w, ": ");
         } else {
             PUTS(w, ", ");
         }
-        put(w, extra, strlen(extra));
+        wr_buf_put(w, extra, strlen(extra));
         any = true;
     }
     if (any)
@@ -151,14 +139,14 @@ static void put_joined(w_t *w, const gw_hdrs_t *hs, const char *lower, const cha
 }
 
 long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *out, size_t cap) {
-    w_t w = {.p = out, .cap = cap};
+    wr_buf_t w = wr_buf_init(out, cap);
     conn_tokens_t ct;
     connection_tokens(hs, &ct);
-    put(&w, r->method, r->method_len);
+    wr_buf_put(&w, r->method, r->method_len);
     PUTS(&w, " ");
-    put(&w, r->path, r->path_len);
+    wr_buf_put(&w, r->path, r->path_len);
     if (r->query)
-        put(&w, r->query, r->query_len);
+        wr_buf_put(&w, r->query, r->query_len);
     PUTS(&w, " HTTP/1.1\r\n");
     long host = -1;
     for (size_t i = 0; i < hs->n; i++) {
@@ -182,21 +170,21 @@ long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *ou
         put_joined(&w, hs, "x-forwarded-host", "X-Forwarded-Host", true, NULL);
     } else if (host >= 0) {
         PUTS(&w, "X-Forwarded-Host: ");
-        put(&w, hs->base + hs->h[host].value_off, hs->h[host].value_len);
+        wr_buf_put(&w, hs->base + hs->h[host].value_off, hs->h[host].value_len);
         PUTS(&w, "\r\n");
     }
     PUTS(&w, "\r\n");
-    return w.overflow ? -1 : (long)w.len;
+    return wr_buf_result(&w);
 }
 
 long gw_build_response_head(const gw_hdrs_t *hs, const gw_status_line_t *s, char *out, size_t cap) {
-    w_t w = {.p = out, .cap = cap};
+    wr_buf_t w = wr_buf_init(out, cap);
     conn_tokens_t ct;
     connection_tokens(hs, &ct);
     char sl[16];
     int n = snprintf(sl, sizeof sl, "HTTP/1.1 %03d ", s->status);
-    put(&w, sl, (size_t)n);
-    put(&w, s->reason, s->reason_len);
+    wr_buf_put(&w, sl, (size_t)n);
+    wr_buf_put(&w, s->reason, s->reason_len);
     PUTS(&w, "\r\n");
     for (size_t i = 0; i < hs->n; i++) {
         /* The body is relayed with the origin's own framing, so its Transfer-Encoding stays unless we
@@ -216,7 +204,7 @@ long gw_build_response_head(const gw_hdrs_t *hs, const gw_status_line_t *s, char
     else if (s->client_http10)
         PUTS(&w, "Connection: keep-alive\r\n");
     PUTS(&w, "\r\n");
-    return w.overflow ? -1 : (long)w.len;
+    return wr_buf_result(&w);
 }
 
 int gw_hdr_on_field(gw_hdr_t *hdrs, uint16_t *n, uint16_t max, unsigned *in_value, uint32_t off, size_t len) {

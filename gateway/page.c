@@ -31,18 +31,8 @@ static void json_error(gw_conn_t *c, int status, const char *msg) {
 
 /* The state a visitor without a place is told. */
 static const char *room_state(const wr_room_cfg_t *cfg, bool fresh) {
-    switch (cfg->state) {
-    case WR_ROOM_SCHEDULED:
-        return "scheduled";
-    case WR_ROOM_PAUSED:
-        return "paused";
-    case WR_ROOM_SOLD_OUT:
-        return "sold_out";
-    case WR_ROOM_CLOSED:
-        return "closed";
-    case WR_ROOM_OPEN:
-        break;
-    }
+    if (cfg->state != WR_ROOM_OPEN)
+        return wr_room_state_name(cfg->state); /* scheduled, paused, sold_out, closed: same words */
     return fresh ? "waiting" : "trouble"; /* trouble: our view of the queue is stale (Redis) */
 }
 

@@ -1,89 +1,72 @@
 /* Status JSON and redirect sanitising. */
 #include "gateway/status.h"
 
+#include "common/buf.h"
+
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    char *p;
-    size_t cap, len;
-    bool bad;
-} w_t;
-
-static void raw(w_t *w, const char *s, size_t n) {
-    if (w->bad || w->len + n > w->cap) {
-        w->bad = true;
-        return;
-    }
-    memcpy(w->p + w->len, s, n);
-    w->len += n;
-}
-
-static void lit(w_t *w, const char *s) {
-    raw(w, s, strlen(s));
-}
-
-static void str(w_t *w, const char *s, size_t n) {
+static void str(wr_buf_t *w, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
-            w->bad = true;
+            w->failed = true;
             return;
         }
     }
-    raw(w, "\"", 1);
-    raw(w, s, n);
-    raw(w, "\"", 1);
+    wr_buf_put(w, "\"", 1);
+    wr_buf_put(w, s, n);
+    wr_buf_put(w, "\"", 1);
 }
 
-static void num(w_t *w, uint64_t v) {
+static void num(wr_buf_t *w, uint64_t v) {
     char b[24];
     int n = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    raw(w, b, (size_t)n);
+    wr_buf_put(w, b, (size_t)n);
 }
 
 long gw_status_json(const gw_status_t *s, char *out, size_t cap) {
-    w_t w = {.p = out, .cap = cap};
-    lit(&w, "{\"room\":");
+    wr_buf_t w = wr_buf_init(out, cap);
+    wr_buf_puts(&w, "{\"room\":");
     str(&w, s->room, strlen(s->room));
-    lit(&w, ",\"state\":");
+    wr_buf_puts(&w, ",\"state\":");
     str(&w, s->state, strlen(s->state));
     if (s->has_position) {
-        lit(&w, ",\"position\":");
+        wr_buf_puts(&w, ",\"position\":");
         num(&w, s->ahead + 1);
-        lit(&w, ",\"ahead\":");
+        wr_buf_puts(&w, ",\"ahead\":");
         num(&w, s->ahead);
     } else {
-        lit(&w, ",\"position\":null,\"ahead\":null");
+        wr_buf_puts(&w, ",\"position\":null,\"ahead\":null");
     }
     if (s->has_eta) {
-        lit(&w, ",\"eta_seconds\":");
+        wr_buf_puts(&w, ",\"eta_seconds\":");
         num(&w, s->eta_s);
-        lit(&w, ",\"eta_p90_seconds\":");
+        wr_buf_puts(&w, ",\"eta_p90_seconds\":");
         num(&w, s->eta_p90_s);
     } else {
-        lit(&w, ",\"eta_seconds\":null,\"eta_p90_seconds\":null");
+        wr_buf_puts(&w, ",\"eta_seconds\":null,\"eta_p90_seconds\":null");
     }
-    lit(&w, ",\"estimate\":true,\"poll_after_ms\":");
+    wr_buf_puts(&w, ",\"estimate\":true,\"poll_after_ms\":");
     num(&w, s->poll_after_ms);
-    lit(&w, s->admitted ? ",\"admitted\":true" : ",\"admitted\":false");
-    lit(&w, ",\"redirect\":");
+    wr_buf_puts(&w, s->admitted ? ",\"admitted\":true" : ",\"admitted\":false");
+    wr_buf_puts(&w, ",\"redirect\":");
     if (s->redirect)
         str(&w, s->redirect, s->redirect_len);
     else
-        lit(&w, "null");
-    lit(&w, s->likely_sold_out ? ",\"likely_sold_out\":true" : ",\"likely_sold_out\":false");
-    lit(&w, ",\"shuffle_commitment\":");
+        wr_buf_puts(&w, "null");
+    wr_buf_puts(&w, s->likely_sold_out ? ",\"likely_sold_out\":true" : ",\"likely_sold_out\":false");
+    wr_buf_puts(&w, ",\"shuffle_commitment\":");
     if (s->shuffle_commitment)
         str(&w, s->shuffle_commitment, strlen(s->shuffle_commitment));
     else
-        lit(&w, "null");
+        wr_buf_puts(&w, "null");
     if (s->shuffle_seed) {
-        lit(&w, ",\"shuffle_seed\":");
+        wr_buf_puts(&w, ",\"shuffle_seed\":");
         str(&w, s->shuffle_seed, strlen(s->shuffle_seed));
     }
-    lit(&w, "}");
-    return w.bad ? -1 : (long)w.len;
+    wr_buf_puts(&w, "}");
+    return wr_buf_result(&w);
 }
 
 static bool url_char(unsigned char c) {
