@@ -15,15 +15,16 @@ extern wr_log_level_t wr_log_min_level;
 int wr_log_parse_level(const char *s, wr_log_level_t *out);
 
 /* Writes `ts=... level=... msg="<msg>" <fmt...>`. */
-void wr_log(wr_log_level_t level, const char *msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void wr_log(wr_log_level_t level, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Copies src (len bytes) into dst as a logfmt-safe quoted value, truncated to fit dst_size. */
 void wr_log_quote(char *dst, size_t dst_size, const char *src, size_t len);
 
-#define WR_DEBUG(msg, ...)                                                                               \
-    do {                                                                                                 \
-        if (wr_log_min_level <= WR_LOG_DEBUG)                                                            \
-            wr_log(WR_LOG_DEBUG, msg, __VA_ARGS__);                                                      \
+#define WR_DEBUG(msg, ...)                                                                                   \
+    do {                                                                                                     \
+        if (wr_log_min_level <= WR_LOG_DEBUG)                                                                \
+            wr_log(WR_LOG_DEBUG, msg, __VA_ARGS__);                                                          \
     } while (0)
 #define WR_INFO(msg, ...) wr_log(WR_LOG_INFO, msg, __VA_ARGS__)
 #define WR_WARN(msg, ...) wr_log(WR_LOG_WARN, msg, __VA_ARGS__)

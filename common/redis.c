@@ -177,7 +177,8 @@ static pending_t *pending_new(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, in
     return p;
 }
 
-void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv, const size_t *lens) {
+void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv,
+                   const size_t *lens) {
     if (!r->connected || !r->ac) {
         cb(r, NULL, arg);
         return;

@@ -44,7 +44,7 @@ struct wr_redis {
     size_t nscripts;
     wr_redis_state_cb on_state;
     void *state_arg;
-    uint64_t commands;    /* sent, for metrics and the "commands per poll" benchmark */
+    uint64_t commands; /* sent, for metrics and the "commands per poll" benchmark */
     uint64_t reconnects;
 };
 
@@ -53,7 +53,8 @@ int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t por
                   size_t nscripts, wr_redis_state_cb on_state, void *state_arg);
 
 /* Sends a command (argv form; binary-safe). */
-void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv, const size_t *lens);
+void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv,
+                   const size_t *lens);
 
 /* Calls script number `script` with nkeys keys followed by the other arguments, via EVALSHA. */
 void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,

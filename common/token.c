@@ -66,13 +66,15 @@ int wr_keyring_parse(wr_keyring_t *kr, const char *text, char *err, size_t err_s
             end++;
         size_t hl = strcspn(end, " \t\r");
         if (kr->n == WR_TOKEN_MAX_KEYS) {
-            snprintf(err, err_size, "line %d: at most %d keys (current and previous)", line, WR_TOKEN_MAX_KEYS);
+            snprintf(err, err_size, "line %d: at most %d keys (current and previous)", line,
+                     WR_TOKEN_MAX_KEYS);
             goto fail;
         }
         wr_token_key_t *k = &kr->keys[kr->n];
         size_t bl = 0;
         if (hl != 2 * WR_TOKEN_KEY_BYTES ||
-            sodium_hex2bin(k->key, sizeof k->key, end, hl, NULL, &bl, NULL) != 0 || bl != WR_TOKEN_KEY_BYTES) {
+            sodium_hex2bin(k->key, sizeof k->key, end, hl, NULL, &bl, NULL) != 0 ||
+            bl != WR_TOKEN_KEY_BYTES) {
             sodium_memzero(buf, sizeof buf);
             snprintf(err, err_size, "line %d: the key must be %d hex digits", line, 2 * WR_TOKEN_KEY_BYTES);
             goto fail;
@@ -152,8 +154,8 @@ int wr_token_decode(const wr_keyring_t *kr, const char *room, size_t room_len, w
     uint8_t raw[WR_TOKEN_RAW_BYTES];
     size_t bl = 0;
     const char *end = NULL;
-    if (sodium_base642bin(raw, sizeof raw, text, len, NULL, &bl, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) !=
-            0 ||
+    if (sodium_base642bin(raw, sizeof raw, text, len, NULL, &bl, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         bl != sizeof raw || end != text + len)
         return -1;
     /* base64 has spare bits in its last character; only the canonical text of a record is accepted,

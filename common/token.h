@@ -25,12 +25,12 @@ typedef enum { WR_TOKEN_QUEUE = 'q', WR_TOKEN_PASS = 'p' } wr_token_type_t;
 
 typedef struct {
     wr_token_type_t type;
-    uint16_t key_id;       /* filled in by wr_token_encode */
+    uint16_t key_id; /* filled in by wr_token_encode */
     uint8_t visitor[16];
-    uint64_t serial;       /* place in the queue (kept in the pass too, for the audit trail) */
-    int64_t issued_at;     /* queue: join time; pass: admitted at */
-    int64_t expires_at;    /* the record is refused from this second on */
-    int64_t max_until;     /* pass: no extension past this; queue: 0 */
+    uint64_t serial;    /* place in the queue (kept in the pass too, for the audit trail) */
+    int64_t issued_at;  /* queue: join time; pass: admitted at */
+    int64_t expires_at; /* the record is refused from this second on */
+    int64_t max_until;  /* pass: no extension past this; queue: 0 */
 } wr_token_t;
 
 typedef struct {

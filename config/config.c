@@ -299,14 +299,14 @@ static int parse_list(parser_t *p, const char *key, const char *v, char kind, ch
     return 0;
 }
 
-#define KEY_U64(name_, field_, min_, max_)                                                               \
-    if (!strcmp(key, name_)) {                                                                           \
-        uint64_t v_;                                                                                     \
-        if (parse_u64(val, (max_), &v_) < 0 || v_ + 1 < (uint64_t)(min_) + 1)                            \
-            return fail(p, key, "'%s' is not a whole number in %" PRIu64 "..%" PRIu64, val,              \
-                        (uint64_t)(min_), (uint64_t)(max_));                                             \
-        c->field_ = v_;                                                                                  \
-        return 0;                                                                                        \
+#define KEY_U64(name_, field_, min_, max_)                                                                   \
+    if (!strcmp(key, name_)) {                                                                               \
+        uint64_t v_;                                                                                         \
+        if (parse_u64(val, (max_), &v_) < 0 || v_ + 1 < (uint64_t)(min_) + 1)                                \
+            return fail(p, key, "'%s' is not a whole number in %" PRIu64 "..%" PRIu64, val,                  \
+                        (uint64_t)(min_), (uint64_t)(max_));                                                 \
+        c->field_ = v_;                                                                                      \
+        return 0;                                                                                            \
     }
 
 static int gateway_key(parser_t *p, const char *key, const char *val) {
@@ -324,7 +324,8 @@ static int gateway_key(parser_t *p, const char *key, const char *val) {
             return 0;
         }
         if (parse_u64(val, 256, &v) < 0)
-            return fail(p, key, "'%s' is not 'auto' or a number of workers in 0..256 (0 = one per core)", val);
+            return fail(p, key, "'%s' is not 'auto' or a number of workers in 0..256 (0 = one per core)",
+                        val);
         c->workers = (int)v;
         return 0;
     }
@@ -346,8 +347,11 @@ static int gateway_key(parser_t *p, const char *key, const char *val) {
     KEY_U64("max_header_count", max_header_count, 8, 1000)
     KEY_U64("max_uri_bytes", max_uri_bytes, 64, 1048576)
     KEY_U64("max_body_bytes", max_body_bytes, 0, UINT64_MAX / 2)
-    if (!strcmp(key, "trust_forwarded") || !strcmp(key, "case_sensitive_paths") || !strcmp(key, "access_log")) {
-        bool *dst = key[0] == 't' ? &c->trust_forwarded : key[0] == 'c' ? &c->case_sensitive_paths : &c->access_log;
+    if (!strcmp(key, "trust_forwarded") || !strcmp(key, "case_sensitive_paths") ||
+        !strcmp(key, "access_log")) {
+        bool *dst = key[0] == 't'   ? &c->trust_forwarded
+                    : key[0] == 'c' ? &c->case_sensitive_paths
+                                    : &c->access_log;
         if (parse_bool(val, dst) < 0)
             return fail(p, key, "'%s' is not true or false", val);
         if (dst == &c->case_sensitive_paths && c->nrooms > 0)
@@ -436,13 +440,13 @@ static int room_key(parser_t *p, const char *key, const char *val) {
         c->max_error_rate = d;
         return 0;
     }
-#define ROOM_I64(name_, field_, max_)                                                                    \
-    if (!strcmp(key, name_)) {                                                                           \
-        uint64_t v_;                                                                                     \
-        if (parse_u64(val, (max_), &v_) < 0)                                                             \
-            return fail(p, key, "'%s' is not a whole number in 0..%" PRIu64, val, (uint64_t)(max_));      \
-        c->field_ = (int64_t)v_;                                                                         \
-        return 0;                                                                                        \
+#define ROOM_I64(name_, field_, max_)                                                                        \
+    if (!strcmp(key, name_)) {                                                                               \
+        uint64_t v_;                                                                                         \
+        if (parse_u64(val, (max_), &v_) < 0)                                                                 \
+            return fail(p, key, "'%s' is not a whole number in 0..%" PRIu64, val, (uint64_t)(max_));         \
+        c->field_ = (int64_t)v_;                                                                             \
+        return 0;                                                                                            \
     }
     ROOM_I64("rate_per_minute", rate_per_minute, 10000000)
     ROOM_I64("max_active", max_active, 100000000)

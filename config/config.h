@@ -30,18 +30,18 @@ typedef struct {
 
 typedef struct {
     char name[WR_ROOM_NAME_MAX_BYTES + 1];
-    int line;              /* line of the [room NAME] header, for messages */
-    char **paths;          /* normalised prefixes, lower-cased unless case_sensitive_paths */
+    int line;     /* line of the [room NAME] header, for messages */
+    char **paths; /* normalised prefixes, lower-cased unless case_sensitive_paths */
     size_t npaths;
-    char **bypass;         /* prefixes under paths that pass through unqueued */
+    char **bypass; /* prefixes under paths that pass through unqueued */
     size_t nbypass;
-    char **hosts;          /* lower-case host names without port; none = any host */
+    char **hosts; /* lower-case host names without port; none = any host */
     size_t nhosts;
     wr_room_state_t state;
-    int64_t open_at;       /* unix seconds; 0 = not set */
+    int64_t open_at; /* unix seconds; 0 = not set */
     wr_room_mode_t mode;
     int64_t rate_per_minute;
-    int64_t max_active;    /* 0 = no cap */
+    int64_t max_active; /* 0 = no cap */
     int64_t min_rate;
     int64_t max_rate;
     int64_t target_p99_ms;

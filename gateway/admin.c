@@ -57,10 +57,11 @@ static void on_ac_write(uv_write_t *req, int status) {
 static void respond(admin_conn_t *c, int status, const char *reason, const char *ctype, const char *body,
                     size_t body_len, bool head_only) {
     char head[256];
-    int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                      "Connection: close\r\n\r\n",
-                      status, reason, ctype, body_len);
+    int hl =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+                 "Connection: close\r\n\r\n",
+                 status, reason, ctype, body_len);
     size_t total = (size_t)hl + (head_only ? 0 : body_len);
     c->resp = malloc(total);
     if (!c->resp) {
@@ -112,8 +113,8 @@ static void handle(admin_conn_t *c) {
         char body[256];
         int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers\":%d,\"connections\":%llu}\n",
                          a->draining ? "draining" : "ok", a->nworkers, (unsigned long long)conns);
-        respond(c, a->draining ? 503 : 200, a->draining ? "Service Unavailable" : "OK", "application/json", body,
-                (size_t)n, head_only);
+        respond(c, a->draining ? 503 : 200, a->draining ? "Service Unavailable" : "OK", "application/json",
+                body, (size_t)n, head_only);
         return;
     }
     char *buf = malloc(ADMIN_RESP_MAX_BYTES);

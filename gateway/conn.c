@@ -88,7 +88,8 @@ static void compact(gw_conn_t *c) {
     c->body_off = 0;
 }
 
-static _Thread_local char linger_scratch[4096]; /* bytes read while lingering are discarded; contents never read */
+static _Thread_local char
+    linger_scratch[4096]; /* bytes read while lingering are discarded; contents never read */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
     (void)hint;
@@ -442,7 +443,8 @@ static void handle_head(gw_conn_t *c) {
     if (method == HTTP_CONNECT)
         return send_error(c, 405);
     c->is_head = method == HTTP_HEAD;
-    c->idempotent = method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS || method == HTTP_TRACE;
+    c->idempotent =
+        method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS || method == HTTP_TRACE;
     c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
 
     /* Host: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
@@ -513,7 +515,8 @@ static void handle_head(gw_conn_t *c) {
         }
     }
     bool chunked = (c->parser.flags & F_CHUNKED) != 0;
-    if ((c->parser.flags & F_CONTENT_LENGTH) && cfg->max_body_bytes && c->parser.content_length > cfg->max_body_bytes)
+    if ((c->parser.flags & F_CONTENT_LENGTH) && cfg->max_body_bytes &&
+        c->parser.content_length > cfg->max_body_bytes)
         return send_error(c, 413);
     c->has_body = chunked || ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > 0);
 
@@ -742,7 +745,8 @@ void gw_conn_accept(gw_worker_t *w) {
     ensure_reading(c);
 }
 
-int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const char *body, size_t body_len) {
+int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const char *body,
+                       size_t body_len) {
     gw_cblock_t *b = c->blk;
     c->phase = GW_C_FORWARD;
     c->local = 1;
@@ -752,11 +756,14 @@ int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const
         return -1;
     if (!c->req_done || c->has_body)
         c->keep_alive = 0;
-    int n = snprintf(b->out, b->out_cap,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                     "%s\r\n",
-                     status, gw_http_reason(status), content_type, body_len,
-                     !c->keep_alive ? "Connection: close\r\n" : c->http10 ? "Connection: keep-alive\r\n" : "");
+    int n =
+        snprintf(b->out, b->out_cap,
+                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+                 "%s\r\n",
+                 status, gw_http_reason(status), content_type, body_len,
+                 !c->keep_alive ? "Connection: close\r\n"
+                 : c->http10    ? "Connection: keep-alive\r\n"
+                                : "");
     if (n < 0 || (size_t)n + body_len > b->out_cap) {
         c->local = 0;
         send_error(c, 500);

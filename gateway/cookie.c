@@ -10,8 +10,8 @@ static bool cookie_octet(unsigned char c) {
     return c >= 0x21 && c <= 0x7e && c != '"' && c != ',' && c != ';' && c != '\\';
 }
 
-bool gw_cookie_each(const gw_hdrs_t *hs, const char *name, bool (*cb)(const char *value, size_t len, void *arg),
-                    void *arg) {
+bool gw_cookie_each(const gw_hdrs_t *hs, const char *name,
+                    bool (*cb)(const char *value, size_t len, void *arg), void *arg) {
     size_t nl = strlen(name);
     for (size_t i = 0; i < hs->n; i++) {
         if (!gw_hdr_name_is(hs, i, "cookie"))
@@ -44,13 +44,14 @@ bool gw_cookie_each(const gw_hdrs_t *hs, const char *name, bool (*cb)(const char
     return false;
 }
 
-long gw_cookie_set(char *out, size_t cap, const char *name, const char *value, size_t value_len, int64_t max_age_s,
-                   bool secure) {
+long gw_cookie_set(char *out, size_t cap, const char *name, const char *value, size_t value_len,
+                   int64_t max_age_s, bool secure) {
     for (size_t i = 0; i < value_len; i++)
         if (!cookie_octet((unsigned char)value[i]))
             return -1;
-    int n = snprintf(out, cap, "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax%s\r\n", name,
-                     (int)value_len, value, (long long)(max_age_s > 0 ? max_age_s : 0), secure ? "; Secure" : "");
+    int n =
+        snprintf(out, cap, "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax%s\r\n", name,
+                 (int)value_len, value, (long long)(max_age_s > 0 ? max_age_s : 0), secure ? "; Secure" : "");
     if (n < 0 || (size_t)n >= cap)
         return -1;
     return n;

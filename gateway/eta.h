@@ -10,23 +10,23 @@
 #include <stdint.h>
 
 #define GW_ETA_BUCKET_MS 10000
-#define GW_ETA_BUCKETS 12    /* two minutes of history */
-#define GW_ETA_MIN_BUCKETS 3 /* 30 s of history before the first estimate */
+#define GW_ETA_BUCKETS 12     /* two minutes of history */
+#define GW_ETA_MIN_BUCKETS 3  /* 30 s of history before the first estimate */
 #define GW_ETA_STALL_MS 15000 /* no movement for this long: no estimate (paused, rate cut to zero) */
 
 typedef struct {
-    uint64_t bucket_start_ms;           /* start of the current bucket; 0 = no sample yet */
-    uint64_t last_boundary;             /* boundary at the last sample */
-    uint64_t counts[GW_ETA_BUCKETS];    /* serials passed in each finished bucket, newest at [0] */
-    uint32_t nfull;                     /* finished buckets held */
-    uint64_t current;                   /* serials passed in the current bucket */
-    uint64_t last_move_ms;              /* when the boundary last moved */
+    uint64_t bucket_start_ms;        /* start of the current bucket; 0 = no sample yet */
+    uint64_t last_boundary;          /* boundary at the last sample */
+    uint64_t counts[GW_ETA_BUCKETS]; /* serials passed in each finished bucket, newest at [0] */
+    uint32_t nfull;                  /* finished buckets held */
+    uint64_t current;                /* serials passed in the current bucket */
+    uint64_t last_move_ms;           /* when the boundary last moved */
 } gw_eta_t;
 
 typedef struct {
     bool known;
-    double rate_per_minute;   /* median measured rate */
-    uint64_t p50_s, p90_s;    /* for `ahead` people in front */
+    double rate_per_minute; /* median measured rate */
+    uint64_t p50_s, p90_s;  /* for `ahead` people in front */
 } gw_eta_estimate_t;
 
 /* Records the room's boundary as read at now_ms (called on every cache refresh). */

@@ -81,9 +81,15 @@ static void connection_tokens(const gw_hdrs_t *hs, conn_tokens_t *ct) {
             each_token(hs, i, collect_token, ct);
 }
 
-static const char *const hop_by_hop[] = {"connection",          "keep-alive",     "proxy-connection",
-                                         "te",                  "trailer",        "transfer-encoding",
-                                         "upgrade",             "http2-settings", "proxy-authorization",
+static const char *const hop_by_hop[] = {"connection",
+                                         "keep-alive",
+                                         "proxy-connection",
+                                         "te",
+                                         "trailer",
+                                         "transfer-encoding",
+                                         "upgrade",
+                                         "http2-settings",
+                                         "proxy-authorization",
                                          "proxy-authenticate"};
 
 static bool is_hop_by_hop(const gw_hdrs_t *hs, size_t i, const conn_tokens_t *ct) {
@@ -107,8 +113,8 @@ static void put_header(wr_buf_t *w, const gw_hdrs_t *hs, size_t i) {
 
 /* Appends "Name: v1, v2, ...<extra>" joining every incoming header of that name (if keep_incoming),
  * then extra (if any). Writes nothing when both are empty. */
-static void put_joined(wr_buf_t *w, const gw_hdrs_t *hs, const char *lower, const char *display, bool keep_incoming,
-                       const char *extra) {
+static void put_joined(wr_buf_t *w, const gw_hdrs_t *hs, const char *lower, const char *display,
+                       bool keep_incoming, const char *extra) {
     bool any = false;
     if (keep_incoming) {
         for (size_t i = 0; i < hs->n; i++) {
@@ -244,8 +250,7 @@ int gw_hdr_on_value(gw_hdr_t *hdrs, uint16_t n, unsigned *in_value, uint32_t off
 
 void gw_hdr_trim_values(const char *base, gw_hdr_t *hdrs, size_t n) {
     for (size_t i = 0; i < n; i++)
-        while (hdrs[i].value_len &&
-               (base[hdrs[i].value_off + hdrs[i].value_len - 1] == ' ' ||
-                base[hdrs[i].value_off + hdrs[i].value_len - 1] == '\t'))
+        while (hdrs[i].value_len && (base[hdrs[i].value_off + hdrs[i].value_len - 1] == ' ' ||
+                                     base[hdrs[i].value_off + hdrs[i].value_len - 1] == '\t'))
             hdrs[i].value_len--;
 }

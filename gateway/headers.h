@@ -37,9 +37,9 @@ typedef struct {
     int status;
     const char *reason;
     size_t reason_len;
-    bool keep_alive;      /* what we promise the client */
-    bool client_http10;   /* client spoke HTTP/1.0: say keep-alive explicitly */
-    bool drop_framing;    /* we re-frame the body (de-chunk for HTTP/1.0): drop Transfer-Encoding */
+    bool keep_alive;    /* what we promise the client */
+    bool client_http10; /* client spoke HTTP/1.0: say keep-alive explicitly */
+    bool drop_framing;  /* we re-frame the body (de-chunk for HTTP/1.0): drop Transfer-Encoding */
 } gw_status_line_t;
 
 /* Case-insensitive comparison of a header name slice with a lower-case literal. */

@@ -14,7 +14,8 @@ typedef struct {
 } canned_t;
 
 static canned_t canned[] = {
-    {400, "Bad Request", "The request could not be understood. Please check the address and try again.", 0, 0},
+    {400, "Bad Request", "The request could not be understood. Please check the address and try again.", 0,
+     0},
     {403, "Forbidden", "This request is not allowed.", 0, 0},
     {404, "Not Found", "There is nothing at this address.", 0, 0},
     {405, "Method Not Allowed", "This method is not allowed here.", 0, 0},
@@ -25,12 +26,12 @@ static canned_t canned[] = {
     {431, "Request Header Fields Too Large", "The request headers are larger than this site accepts.", 0, 0},
     {500, "Internal Server Error", "Something went wrong on our side. Please try again in a moment.", 0, 0},
     {501, "Not Implemented", "This kind of request is not supported.", 0, 0},
-    {502, "Bad Gateway",
-     "The site is not answering right now. Please wait a moment and reload this page.", 0, 0},
-    {503, "Service Unavailable", "The site is very busy right now. Please wait a moment and reload this page.",
-     0, 0},
-    {504, "Gateway Timeout", "The site took too long to answer. Please wait a moment and reload this page.", 0,
+    {502, "Bad Gateway", "The site is not answering right now. Please wait a moment and reload this page.", 0,
      0},
+    {503, "Service Unavailable",
+     "The site is very busy right now. Please wait a moment and reload this page.", 0, 0},
+    {504, "Gateway Timeout", "The site took too long to answer. Please wait a moment and reload this page.",
+     0, 0},
     {505, "HTTP Version Not Supported", "This HTTP version is not supported.", 0, 0},
 };
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS] = {1,   2.5, 5,    10,   25,   50,    100,
-                                                          250, 500, 1000, 2500, 5000, 10000, 30000};
+                                                         250, 500, 1000, 2500, 5000, 10000, 30000};
 
 void gw_metrics_observe_latency(gw_metrics_t *m, uint64_t us) {
     int i = 0;
@@ -64,7 +64,8 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, ch
             "# TYPE waitroom_gateway_responses_total counter\n");
     static const char *const cls[6] = {"aborted", "1xx", "2xx", "3xx", "4xx", "5xx"};
     for (int c = 0; c < 6; c++)
-        put(&o, "waitroom_gateway_responses_total{class=\"%s\"} %" PRIu64 "\n", cls[c], SUM(responses_by_class[c]));
+        put(&o, "waitroom_gateway_responses_total{class=\"%s\"} %" PRIu64 "\n", cls[c],
+            SUM(responses_by_class[c]));
     metric(&o, "waitroom_gateway_client_errors_total", "counter", "Malformed or hostile requests refused.",
            SUM(client_errors));
     metric(&o, "waitroom_gateway_client_timeouts_total", "counter", "Client connections cut by a time limit.",
@@ -80,7 +81,8 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, ch
         else
             put(&o, "waitroom_gateway_upstream_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
     }
-    put(&o, "waitroom_gateway_upstream_latency_seconds_sum %.6f\n", (double)SUM(upstream_latency_sum_us) / 1e6);
+    put(&o, "waitroom_gateway_upstream_latency_seconds_sum %.6f\n",
+        (double)SUM(upstream_latency_sum_us) / 1e6);
     put(&o, "waitroom_gateway_upstream_latency_seconds_count %" PRIu64 "\n", SUM(upstream_latency_count));
     metric(&o, "waitroom_gateway_upstream_connects_total", "counter", "New connections opened to the origin.",
            SUM(upstream_connects));
@@ -88,22 +90,24 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, ch
            "Failed or timed-out connection attempts to the origin.", SUM(upstream_connect_errors));
     metric(&o, "waitroom_gateway_upstream_reused_total", "counter",
            "Requests sent on a pooled keep-alive connection.", SUM(upstream_reused));
-    metric(&o, "waitroom_gateway_upstream_timeouts_total", "counter", "Origin response time limits hit (504).",
-           SUM(upstream_timeouts));
+    metric(&o, "waitroom_gateway_upstream_timeouts_total", "counter",
+           "Origin response time limits hit (504).", SUM(upstream_timeouts));
     metric(&o, "waitroom_gateway_upstream_errors_total", "counter",
            "Origin connections that failed mid-request (502).", SUM(upstream_errors));
     metric(&o, "waitroom_gateway_upstream_retries_total", "counter",
            "Requests retried after a stale pooled connection.", SUM(upstream_retries));
-    metric(&o, "waitroom_gateway_pool_idle_connections", "gauge", "Idle keep-alive connections to the origin.",
-           SUM(pool_idle));
+    metric(&o, "waitroom_gateway_pool_idle_connections", "gauge",
+           "Idle keep-alive connections to the origin.", SUM(pool_idle));
     metric(&o, "waitroom_gateway_pool_busy_connections", "gauge", "Origin connections carrying a request.",
            SUM(pool_busy));
     metric(&o, "waitroom_gateway_pool_waiting_requests", "gauge",
            "Requests waiting for a free origin connection (pool_max_conns reached).", SUM(pool_waiting));
     metric(&o, "waitroom_gateway_origin_down", "gauge",
-           "Workers that currently consider the origin down after repeated connect failures.", SUM(origin_down));
+           "Workers that currently consider the origin down after repeated connect failures.",
+           SUM(origin_down));
     metric(&o, "waitroom_gateway_redis_connected", "gauge",
-           "Workers whose Redis connection is up (only workers serving rooms connect).", SUM(redis_connected));
+           "Workers whose Redis connection is up (only workers serving rooms connect).",
+           SUM(redis_connected));
     metric(&o, "waitroom_gateway_room_refreshes_total", "counter",
            "Room views refreshed from Redis (one view.lua call per room every 200 ms per worker).",
            SUM(room_refreshes));

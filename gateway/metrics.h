@@ -13,10 +13,10 @@
 extern const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS];
 
 typedef struct {
-    _Atomic uint64_t conns_open;     /* gauge */
-    _Atomic uint64_t conns_accepted; /* counter */
-    _Atomic uint64_t conns_rejected; /* refused at max_connections */
-    _Atomic uint64_t requests;       /* responses started, by class below */
+    _Atomic uint64_t conns_open;            /* gauge */
+    _Atomic uint64_t conns_accepted;        /* counter */
+    _Atomic uint64_t conns_rejected;        /* refused at max_connections */
+    _Atomic uint64_t requests;              /* responses started, by class below */
     _Atomic uint64_t responses_by_class[6]; /* [1]..[5] = 1xx..5xx, [0] = aborted without a status */
     _Atomic uint64_t client_errors;         /* hostile or malformed requests refused */
     _Atomic uint64_t client_timeouts;       /* header/body/idle/send time limits hit */
@@ -27,14 +27,14 @@ typedef struct {
     _Atomic uint64_t upstream_connect_errors;
     _Atomic uint64_t upstream_reused;
     _Atomic uint64_t upstream_timeouts;
-    _Atomic uint64_t upstream_errors;      /* reset, bad response, ... */
-    _Atomic uint64_t upstream_retries;     /* idempotent retries after a stale pooled connection */
-    _Atomic uint64_t pool_idle;            /* gauge */
-    _Atomic uint64_t pool_busy;            /* gauge */
-    _Atomic uint64_t pool_waiting;         /* gauge: requests queued for an upstream connection */
-    _Atomic uint64_t origin_down;          /* gauge 0/1 */
-    _Atomic uint64_t redis_connected;      /* gauge 0/1 (workers with rooms) */
-    _Atomic uint64_t room_refreshes;       /* counter: room views refreshed from Redis */
+    _Atomic uint64_t upstream_errors;  /* reset, bad response, ... */
+    _Atomic uint64_t upstream_retries; /* idempotent retries after a stale pooled connection */
+    _Atomic uint64_t pool_idle;        /* gauge */
+    _Atomic uint64_t pool_busy;        /* gauge */
+    _Atomic uint64_t pool_waiting;     /* gauge: requests queued for an upstream connection */
+    _Atomic uint64_t origin_down;      /* gauge 0/1 */
+    _Atomic uint64_t redis_connected;  /* gauge 0/1 (workers with rooms) */
+    _Atomic uint64_t room_refreshes;   /* counter: room views refreshed from Redis */
 } gw_metrics_t;
 
 #define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)

@@ -33,7 +33,7 @@ static void json_error(gw_conn_t *c, int status, const char *msg) {
 static const char *room_state(const wr_room_cfg_t *cfg, bool fresh) {
     if (cfg->state != WR_ROOM_OPEN)
         return wr_room_state_name(cfg->state); /* scheduled, paused, sold_out, closed: same words */
-    return fresh ? "waiting" : "trouble"; /* trouble: our view of the queue is stale (Redis) */
+    return fresh ? "waiting" : "trouble";      /* trouble: our view of the queue is stale (Redis) */
 }
 
 static void status(gw_conn_t *c, const char *query, size_t query_len) {

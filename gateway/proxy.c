@@ -227,15 +227,16 @@ static int r_on_status(llhttp_t *p, const char *at, size_t len) {
 
 static int r_on_header_field(llhttp_t *p, const char *at, size_t len) {
     gw_upstream_t *u = up_of(p);
-    return gw_hdr_on_field(u->blk->hdrs, &u->nhdrs, GW_UP_MAX_HEADERS, &u->in_value, (uint32_t)(at - u->blk->in),
-                           len) < 0
+    return gw_hdr_on_field(u->blk->hdrs, &u->nhdrs, GW_UP_MAX_HEADERS, &u->in_value,
+                           (uint32_t)(at - u->blk->in), len) < 0
                ? -1
                : 0;
 }
 
 static int r_on_header_value(llhttp_t *p, const char *at, size_t len) {
     gw_upstream_t *u = up_of(p);
-    return gw_hdr_on_value(u->blk->hdrs, u->nhdrs, &u->in_value, (uint32_t)(at - u->blk->in), len) < 0 ? -1 : 0;
+    return gw_hdr_on_value(u->blk->hdrs, u->nhdrs, &u->in_value, (uint32_t)(at - u->blk->in), len) < 0 ? -1
+                                                                                                       : 0;
 }
 
 static int r_on_headers_complete(llhttp_t *p) {

@@ -174,7 +174,8 @@ gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg) {
 }
 
 bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms) {
-    return r->owner->redis.connected && r->view.refreshed_ms && now_ms <= r->view.refreshed_ms + GW_ROOM_STALE_MS;
+    return r->owner->redis.connected && r->view.refreshed_ms &&
+           now_ms <= r->view.refreshed_ms + GW_ROOM_STALE_MS;
 }
 
 void gw_room_heartbeat(gw_room_t *r, uint64_t serial) {

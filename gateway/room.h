@@ -42,7 +42,7 @@ struct gw_rooms {
     size_t n;
     uv_timer_t timer;
     uint64_t last_heartbeat_ms;
-    uint64_t refreshes;   /* successful view refreshes, all rooms */
+    uint64_t refreshes;    /* successful view refreshes, all rooms */
     gw_metrics_t *metrics; /* the worker's: redis_connected, room_refreshes */
     bool closing;
 };

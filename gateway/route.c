@@ -73,6 +73,6 @@ gw_route_t gw_route_match(const wr_config_t *cfg, const char *host, size_t host_
     if (!out.room)
         return out;
     out.kind = longest_prefix(out.room->bypass, out.room->nbypass, path, path_len, cs) ? GW_ROUTE_BYPASS
-                                                                                      : GW_ROUTE_PROTECTED;
+                                                                                       : GW_ROUTE_PROTECTED;
     return out;
 }

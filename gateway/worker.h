@@ -41,7 +41,7 @@ static inline void gw_list_remove(gw_list_t *e) {
     e->next->prev = e->prev;
     e->prev = e->next = e;
 }
-#define GW_CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+#define GW_CONTAINER(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
 /* Lazy deadline timer: moving a deadline is a field write. The uv timer fires at the earliest due time
  * set and re-arms itself for the current deadline, so the usual case — a deadline moved later on
@@ -116,16 +116,16 @@ struct gw_upstream {
     uint16_t nhdrs;
     uint8_t state;
     uint8_t pending_closes;
-    unsigned writing : 1;       /* a uv_write to the origin is in flight */
-    unsigned reused : 1;        /* came from the idle pool */
-    unsigned head_done : 1;     /* response head parsed (paused at headers complete) */
-    unsigned head_sent : 1;     /* final response head handed to the client */
-    unsigned msg_done : 1;      /* response message complete */
-    unsigned got_bytes : 1;     /* any response byte arrived */
-    unsigned dechunk : 1;       /* relay decoded body (HTTP/1.0 client, chunked response) */
+    unsigned writing : 1;   /* a uv_write to the origin is in flight */
+    unsigned reused : 1;    /* came from the idle pool */
+    unsigned head_done : 1; /* response head parsed (paused at headers complete) */
+    unsigned head_sent : 1; /* final response head handed to the client */
+    unsigned msg_done : 1;  /* response message complete */
+    unsigned got_bytes : 1; /* any response byte arrived */
+    unsigned dechunk : 1;   /* relay decoded body (HTTP/1.0 client, chunked response) */
     unsigned reading : 1;
-    unsigned head_pending : 1;  /* head built in blk->out, not yet written */
-    unsigned interim : 1;       /* current message is a 1xx, dropped */
+    unsigned head_pending : 1; /* head built in blk->out, not yet written */
+    unsigned interim : 1;      /* current message is a 1xx, dropped */
     unsigned in_value;
     uint32_t head_len;
     uint32_t status_off, status_len;
@@ -155,24 +155,24 @@ struct gw_conn {
     uint8_t pending_closes;
     uint16_t err_status; /* status chosen by a parser callback that failed */
     unsigned reading : 1;
-    unsigned writing : 1;       /* a uv_write to the client is in flight */
-    unsigned head_done : 1;     /* request head complete */
-    unsigned req_done : 1;      /* request message complete */
-    unsigned req_sent : 1;      /* request head + all body bytes written upstream */
-    unsigned resp_done : 1;     /* response fully handed to the client */
+    unsigned writing : 1;   /* a uv_write to the client is in flight */
+    unsigned head_done : 1; /* request head complete */
+    unsigned req_done : 1;  /* request message complete */
+    unsigned req_sent : 1;  /* request head + all body bytes written upstream */
+    unsigned resp_done : 1; /* response fully handed to the client */
     unsigned keep_alive : 1;
     unsigned http10 : 1;
     unsigned is_head : 1;
     unsigned expect_continue : 1;
     unsigned idempotent : 1;
     unsigned retried : 1;
-    unsigned eof : 1;        /* client half-closed */
+    unsigned eof : 1; /* client half-closed */
     unsigned has_body : 1;
     unsigned close_after_write : 1; /* an error page is going out; then close */
     unsigned local : 1;             /* the gateway answers this request itself (page.c) */
-    unsigned waiting : 1;    /* queued in the pool */
-    unsigned got_bytes : 1;  /* any byte of the current request arrived */
-    unsigned in_value; /* parser is inside a header value */
+    unsigned waiting : 1;           /* queued in the pool */
+    unsigned got_bytes : 1;         /* any byte of the current request arrived */
+    unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
     char client_ip[INET6_ADDRSTRLEN];
@@ -224,8 +224,8 @@ void gw_conn_settings_init(llhttp_settings_t *s);
 void gw_conn_shutdown(gw_conn_t *c); /* graceful: close if idle, else after the response */
 void gw_conn_force_close(gw_conn_t *c);
 /* Called by proxy.c */
-void gw_conn_upstream_ready(gw_conn_t *c);          /* head written; forward the body */
-void gw_conn_upstream_failed(gw_conn_t *c, int status); /* 502/504 before anything was sent */
+void gw_conn_upstream_ready(gw_conn_t *c);                         /* head written; forward the body */
+void gw_conn_upstream_failed(gw_conn_t *c, int status);            /* 502/504 before anything was sent */
 int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n); /* 0 done, 1 pending, <0 error */
 void gw_conn_response_done(gw_conn_t *c);
 void gw_conn_abort(gw_conn_t *c);
@@ -242,8 +242,8 @@ void gw_pool_cancel_wait(gw_pool_t *p, gw_conn_t *c);
 void gw_pool_close_idle(gw_pool_t *p);
 void gw_upstream_settings_init(llhttp_settings_t *s);
 int gw_upstream_write(gw_upstream_t *u, const uv_buf_t *bufs, unsigned n); /* 0 done, 1 pending, <0 err */
-void gw_upstream_detach(gw_upstream_t *u); /* client is going away mid-request: close the upstream */
-void gw_upstream_relay(gw_upstream_t *u);  /* client write finished: continue relaying */
+void gw_upstream_detach(gw_upstream_t *u);       /* client is going away mid-request: close the upstream */
+void gw_upstream_relay(gw_upstream_t *u);        /* client write finished: continue relaying */
 void gw_upstream_request_sent(gw_upstream_t *u); /* start the response timer */
 
 #endif

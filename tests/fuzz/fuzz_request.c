@@ -90,16 +90,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (n2 != nl || memcmp(norm, again, (size_t)nl) != 0)
         abort(); /* normalising twice must change nothing */
     gw_hdrs_t hs = {s.base, s.hdrs, s.n};
-    gw_req_line_t rl = {.method = "GET", .method_len = 3, .path = norm, .path_len = (size_t)nl, .query = q,
-                        .query_len = q ? s.url_len - pl : 0, .client_ip = "192.0.2.1"};
+    gw_req_line_t rl = {.method = "GET",
+                        .method_len = 3,
+                        .path = norm,
+                        .path_len = (size_t)nl,
+                        .query = q,
+                        .query_len = q ? s.url_len - pl : 0,
+                        .client_ip = "192.0.2.1"};
     static char out[16384];
     long ol = gw_build_request_head(&hs, &rl, out, sizeof out);
     if (ol < 0)
         return 0;
     out[ol] = '\0';
     /* no hop-by-hop header at the start of a line of the rewritten head */
-    static const char *const banned[] = {"\nconnection:", "\nupgrade:", "\nhttp2-settings:", "\nkeep-alive:",
-                                         "\nte:", "\nproxy-connection:", "\nexpect:"};
+    static const char *const banned[] = {
+        "\nconnection:", "\nupgrade:",          "\nhttp2-settings:", "\nkeep-alive:",
+        "\nte:",         "\nproxy-connection:", "\nexpect:"};
     for (char *c = out; *c; c++)
         *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
     for (size_t i = 0; i < sizeof banned / sizeof *banned; i++)

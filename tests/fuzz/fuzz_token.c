@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         wr_token_type_t ty = type ? WR_TOKEN_PASS : WR_TOKEN_QUEUE;
         if (wr_token_decode(&kr, "sale", 4, ty, (const char *)data, size, 0, &t) == 0) {
             char again[WR_TOKEN_TEXT_BYTES + 1];
-            if (wr_token_encode(&kr, "sale", 4, &t, again, sizeof again) != 0 || size != WR_TOKEN_TEXT_BYTES ||
-                memcmp(again, data, size) != 0)
+            if (wr_token_encode(&kr, "sale", 4, &t, again, sizeof again) != 0 ||
+                size != WR_TOKEN_TEXT_BYTES || memcmp(again, data, size) != 0)
                 abort();
         }
     }

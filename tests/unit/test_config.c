@@ -132,37 +132,49 @@ static void test_rfc3339(void **state) {
     assert_int_equal(wr_parse_rfc3339("2026-12-01T05:30:00-04:30", &t), 0);
     assert_int_equal(t, 1796119200);
     assert_int_equal(wr_parse_rfc3339("2024-02-29T00:00:00Z", &t), 0);
-    const char *bad[] = {"2026-12-01", "2026-12-01T10:00:00", "2026-13-01T10:00:00Z", "2026-02-30T10:00:00Z",
-                         "2025-02-29T00:00:00Z", "2026-12-01T24:00:00Z", "2026-12-01T10:00:00+1:00",
-                         "2026-12-01T10:00:00Zjunk", "x026-12-01T10:00:00Z", "2026-12-01T10:00:00.Z"};
+    const char *bad[] = {"2026-12-01",
+                         "2026-12-01T10:00:00",
+                         "2026-13-01T10:00:00Z",
+                         "2026-02-30T10:00:00Z",
+                         "2025-02-29T00:00:00Z",
+                         "2026-12-01T24:00:00Z",
+                         "2026-12-01T10:00:00+1:00",
+                         "2026-12-01T10:00:00Zjunk",
+                         "x026-12-01T10:00:00Z",
+                         "2026-12-01T10:00:00.Z"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(wr_parse_rfc3339(bad[i], &t), -1);
 }
 
 static void test_errors_name_file_line_and_key(void **state) {
     (void)state;
-    refused("[gateway]\nlisen = 1.2.3.4:5\n", "t.ini:2: [gateway] lisen: unknown key (see config/waitroom.example.ini)");
-    refused("\n\n[gatewy]\n", "t.ini:3: unknown section [gatewy] (expected gateway, origin, redis or room NAME)");
-    refused("[gateway]\nworkers = many\n",
-            "t.ini:2: [gateway] workers: 'many' is not 'auto' or a number of workers in 0..256 (0 = one per core)");
+    refused("[gateway]\nlisen = 1.2.3.4:5\n",
+            "t.ini:2: [gateway] lisen: unknown key (see config/waitroom.example.ini)");
+    refused("\n\n[gatewy]\n",
+            "t.ini:3: unknown section [gatewy] (expected gateway, origin, redis or room NAME)");
+    refused("[gateway]\nworkers = many\n", "t.ini:2: [gateway] workers: 'many' is not 'auto' or a number of "
+                                           "workers in 0..256 (0 = one per core)");
     refused("[gateway]\nmax_header_bytes = 10\n",
             "t.ini:2: [gateway] max_header_bytes: '10' is not a whole number in 1024..1048576");
     refused("[gateway]\nmax_connections = -5\n",
             "t.ini:2: [gateway] max_connections: '-5' is not a whole number in 1..1000000");
     refused("[gateway]\nlisten = localhost\n",
             "t.ini:2: [gateway] listen: 'localhost' is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)");
-    refused("[gateway]\nlisten = 1.2.3.4:99999\n",
-            "t.ini:2: [gateway] listen: '1.2.3.4:99999' is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)");
-    refused("[gateway]\ntrust_forwarded = maybe\n", "t.ini:2: [gateway] trust_forwarded: 'maybe' is not true or false");
+    refused(
+        "[gateway]\nlisten = 1.2.3.4:99999\n",
+        "t.ini:2: [gateway] listen: '1.2.3.4:99999' is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)");
+    refused("[gateway]\ntrust_forwarded = maybe\n",
+            "t.ini:2: [gateway] trust_forwarded: 'maybe' is not true or false");
     refused("[gateway]\nlog_level = loud\n",
             "t.ini:2: [gateway] log_level: 'loud' is not one of debug, info, warn, error");
     refused("[gateway]\nlisten = 127.0.0.1:9\nadmin_listen = 127.0.0.1:9\n",
             "t.ini: [gateway] admin_listen: must differ from listen (127.0.0.1:9)");
-    refused("[origin]\nurl = https://x\n",
-            "t.ini:2: [origin] url: 'https://x' is not http://HOST[:PORT] (https and path prefixes are not supported)");
-    refused("[origin]\nurl = http://x/prefix\n",
-            "t.ini:2: [origin] url: 'http://x/prefix' is not http://HOST[:PORT] (https and path prefixes are not "
-            "supported)");
+    refused("[origin]\nurl = https://x\n", "t.ini:2: [origin] url: 'https://x' is not http://HOST[:PORT] "
+                                           "(https and path prefixes are not supported)");
+    refused(
+        "[origin]\nurl = http://x/prefix\n",
+        "t.ini:2: [origin] url: 'http://x/prefix' is not http://HOST[:PORT] (https and path prefixes are not "
+        "supported)");
     refused("[redis]\nurl = http://x\n", "t.ini:2: [redis] url: 'http://x' is not redis://HOST[:PORT]");
     refused("key = 1\n", "t.ini:1: key: key outside of any section");
     refused("[gateway]\njust words\n", "t.ini:2: [gateway]: expected 'key = value'");
@@ -171,21 +183,32 @@ static void test_errors_name_file_line_and_key(void **state) {
 
 static void test_room_errors(void **state) {
     (void)state;
-    refused("[room a]\npaths = /a\n[room a]\npaths = /b\n", "t.ini:3: [room a]: room 'a' is defined twice (first on line 1)");
-    refused("[room a b]\n", "t.ini:1: [room a b]: room name 'a b' may only hold letters, digits, '-' and '_'");
-    refused("[room x]\nstate = open\n", "t.ini:1: [room x] paths: missing: a room must protect at least one path prefix");
-    refused("[room x]\npaths = /a\nstate = scheduled\n", "t.ini:1: [room x] open_at: missing: state = scheduled needs an opening time");
+    refused("[room a]\npaths = /a\n[room a]\npaths = /b\n",
+            "t.ini:3: [room a]: room 'a' is defined twice (first on line 1)");
+    refused("[room a b]\n",
+            "t.ini:1: [room a b]: room name 'a b' may only hold letters, digits, '-' and '_'");
+    refused("[room x]\nstate = open\n",
+            "t.ini:1: [room x] paths: missing: a room must protect at least one path prefix");
+    refused("[room x]\npaths = /a\nstate = scheduled\n",
+            "t.ini:1: [room x] open_at: missing: state = scheduled needs an opening time");
     refused("[room x]\npaths = /a\nstate = shut\n",
             "t.ini:3: [room x] state: 'shut' is not one of open, scheduled, paused, sold_out, closed");
-    refused("[room x]\npaths = checkout\n", "t.ini:2: [room x] paths: 'checkout' is not a valid path prefix (must start with '/')");
-    refused("[room x]\npaths = /a%2fb\n", "t.ini:2: [room x] paths: '/a%2fb' is not a valid path prefix (must start with '/')");
-    refused("[room x]\npaths = /a\nhosts = ex_ample.com\n", "t.ini:3: [room x] hosts: 'ex_ample.com' is not a valid host name");
+    refused("[room x]\npaths = checkout\n",
+            "t.ini:2: [room x] paths: 'checkout' is not a valid path prefix (must start with '/')");
+    refused("[room x]\npaths = /a%2fb\n",
+            "t.ini:2: [room x] paths: '/a%2fb' is not a valid path prefix (must start with '/')");
+    refused("[room x]\npaths = /a\nhosts = ex_ample.com\n",
+            "t.ini:3: [room x] hosts: 'ex_ample.com' is not a valid host name");
     refused("[room x]\npaths = /a\nopen_at = tomorrow\n",
             "t.ini:3: [room x] open_at: 'tomorrow' is not an RFC 3339 time (e.g. 2026-12-01T10:00:00Z)");
-    refused("[room x]\npaths = /a\nmode = smart\n", "t.ini:3: [room x] mode: 'smart' is not fixed or adaptive");
-    refused("[room x]\npaths = /a\nmax_error_rate = 5\n", "t.ini:3: [room x] max_error_rate: '5' is not a fraction in 0..1 (0.01 = 1 %)");
-    refused("[room x]\npaths = /a\nmode = adaptive\nmin_rate = 100\nmax_rate = 10\n", "t.ini:1: [room x] max_rate: is below min_rate");
-    refused("[room x]\npaths = /a\nrate_per_minute = -1\n", "t.ini:3: [room x] rate_per_minute: '-1' is not a whole number in 0..10000000");
+    refused("[room x]\npaths = /a\nmode = smart\n",
+            "t.ini:3: [room x] mode: 'smart' is not fixed or adaptive");
+    refused("[room x]\npaths = /a\nmax_error_rate = 5\n",
+            "t.ini:3: [room x] max_error_rate: '5' is not a fraction in 0..1 (0.01 = 1 %)");
+    refused("[room x]\npaths = /a\nmode = adaptive\nmin_rate = 100\nmax_rate = 10\n",
+            "t.ini:1: [room x] max_rate: is below min_rate");
+    refused("[room x]\npaths = /a\nrate_per_minute = -1\n",
+            "t.ini:3: [room x] rate_per_minute: '-1' is not a whole number in 0..10000000");
     refused("[room x]\npaths =\n", "t.ini:2: [room x] paths: empty list");
     refused("[room x]\npaths = /a\n[gateway]\ncase_sensitive_paths = true\n",
             "t.ini:4: [gateway] case_sensitive_paths: must come before the first [room] section");
@@ -211,9 +234,9 @@ static void test_file_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_section),
-        cmocka_unit_test(test_rfc3339),      cmocka_unit_test(test_errors_name_file_line_and_key),
-        cmocka_unit_test(test_room_errors),  cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_section),
+        cmocka_unit_test(test_rfc3339),     cmocka_unit_test(test_errors_name_file_line_and_key),
+        cmocka_unit_test(test_room_errors), cmocka_unit_test(test_file_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,8 +99,10 @@ static void test_boundary_going_back_resets(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_no_estimate_without_history), cmocka_unit_test(test_steady_rate),
-        cmocka_unit_test(test_variable_rate_gives_a_wider_p90), cmocka_unit_test(test_paused_room_has_no_estimate),
+        cmocka_unit_test(test_no_estimate_without_history),
+        cmocka_unit_test(test_steady_rate),
+        cmocka_unit_test(test_variable_rate_gives_a_wider_p90),
+        cmocka_unit_test(test_paused_room_has_no_estimate),
         cmocka_unit_test(test_boundary_going_back_resets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

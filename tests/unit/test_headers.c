@@ -39,8 +39,15 @@ static const char *request(const char *const *pairs, bool trust, bool chunked) {
     static hdrs_t t;
     static char out[4096];
     build(&t, pairs);
-    gw_req_line_t r = {.method = "GET", .method_len = 3, .path = "/checkout", .path_len = 9, .query = "?a=1",
-                       .query_len = 4, .client_ip = "192.0.2.7", .trust_forwarded = trust, .chunked = chunked};
+    gw_req_line_t r = {.method = "GET",
+                       .method_len = 3,
+                       .path = "/checkout",
+                       .path_len = 9,
+                       .query = "?a=1",
+                       .query_len = 4,
+                       .client_ip = "192.0.2.7",
+                       .trust_forwarded = trust,
+                       .chunked = chunked};
     long n = gw_build_request_head(&t.hs, &r, out, sizeof out);
     assert_true(n > 0);
     out[n] = '\0';
@@ -62,14 +69,39 @@ static void test_request_line_and_host(void **state) {
 
 static void test_hop_by_hop_removed(void **state) {
     (void)state;
-    const char *p[] = {"Host", "h", "Connection", "keep-alive, X-Secret", "Keep-Alive", "timeout=5",
-                       "Proxy-Connection", "keep-alive", "TE", "trailers", "Trailer", "X-T",
-                       "Transfer-Encoding", "chunked", "Upgrade", "h2c", "HTTP2-Settings", "AAMA",
-                       "Proxy-Authorization", "Basic eA==", "X-Secret", "s", "x-secret", "s2", "Expect",
-                       "100-continue", "X-Kept", "k", NULL};
+    const char *p[] = {"Host",
+                       "h",
+                       "Connection",
+                       "keep-alive, X-Secret",
+                       "Keep-Alive",
+                       "timeout=5",
+                       "Proxy-Connection",
+                       "keep-alive",
+                       "TE",
+                       "trailers",
+                       "Trailer",
+                       "X-T",
+                       "Transfer-Encoding",
+                       "chunked",
+                       "Upgrade",
+                       "h2c",
+                       "HTTP2-Settings",
+                       "AAMA",
+                       "Proxy-Authorization",
+                       "Basic eA==",
+                       "X-Secret",
+                       "s",
+                       "x-secret",
+                       "s2",
+                       "Expect",
+                       "100-continue",
+                       "X-Kept",
+                       "k",
+                       NULL};
     const char *out = request(p, false, true);
-    const char *gone[] = {"Connection", "Keep-Alive", "Proxy-Connection", "TE:", "Trailer", "Upgrade",
-                          "HTTP2-Settings", "Proxy-Authorization", "X-Secret", "x-secret", "Expect"};
+    const char *gone[] = {"Connection", "Keep-Alive",     "Proxy-Connection",    "TE:",      "Trailer",
+                          "Upgrade",    "HTTP2-Settings", "Proxy-Authorization", "X-Secret", "x-secret",
+                          "Expect"};
     for (size_t i = 0; i < sizeof gone / sizeof *gone; i++)
         if (strstr(out, gone[i]))
             fail_msg("'%s' was forwarded:\n%s", gone[i], out);
@@ -82,8 +114,9 @@ static void test_hop_by_hop_removed(void **state) {
 
 static void test_forwarded_headers_untrusted(void **state) {
     (void)state;
-    const char *p[] = {"Host", "h", "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Proto", "https",
-                       "X-Forwarded-Host", "evil", "Via", "1.0 other", NULL};
+    const char *p[] = {
+        "Host", "h",   "X-Forwarded-For", "6.6.6.6", "X-Forwarded-Proto", "https", "X-Forwarded-Host",
+        "evil", "Via", "1.0 other",       NULL};
     const char *out = request(p, false, false);
     assert_non_null(strstr(out, "X-Forwarded-For: 192.0.2.7\r\n"));
     assert_non_null(strstr(out, "X-Forwarded-Proto: http\r\n"));
@@ -95,8 +128,17 @@ static void test_forwarded_headers_untrusted(void **state) {
 
 static void test_forwarded_headers_trusted(void **state) {
     (void)state;
-    const char *p[] = {"Host", "h", "X-Forwarded-For", "203.0.113.1", "x-forwarded-for", "198.51.100.2",
-                       "X-Forwarded-Proto", "https", "X-Forwarded-Host", "lb.example", NULL};
+    const char *p[] = {"Host",
+                       "h",
+                       "X-Forwarded-For",
+                       "203.0.113.1",
+                       "x-forwarded-for",
+                       "198.51.100.2",
+                       "X-Forwarded-Proto",
+                       "https",
+                       "X-Forwarded-Host",
+                       "lb.example",
+                       NULL};
     const char *out = request(p, true, false);
     assert_non_null(strstr(out, "X-Forwarded-For: 203.0.113.1, 198.51.100.2, 192.0.2.7\r\n"));
     assert_non_null(strstr(out, "X-Forwarded-Proto: https\r\n"));
@@ -127,9 +169,10 @@ static const char *response(const char *const *pairs, gw_status_line_t s) {
 
 static void test_response_head(void **state) {
     (void)state;
-    const char *p[] = {"Content-Type", "text/html", "Connection", "X-Private", "X-Private", "x",
-                       "Keep-Alive", "timeout=5", "Transfer-Encoding", "chunked", "Set-Cookie", "a=1",
-                       "Set-Cookie", "b=2", NULL};
+    const char *p[] = {"Content-Type",      "text/html", "Connection", "X-Private",
+                       "X-Private",         "x",         "Keep-Alive", "timeout=5",
+                       "Transfer-Encoding", "chunked",   "Set-Cookie", "a=1",
+                       "Set-Cookie",        "b=2",       NULL};
     gw_status_line_t s = {.status = 200, .reason = "OK", .reason_len = 2, .keep_alive = true};
     assert_string_equal(response(p, s), "HTTP/1.1 200 OK\r\n"
                                         "Content-Type: text/html\r\n"
@@ -193,10 +236,14 @@ static void test_parser_callback_helpers(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_line_and_host),    cmocka_unit_test(test_hop_by_hop_removed),
-        cmocka_unit_test(test_forwarded_headers_untrusted), cmocka_unit_test(test_forwarded_headers_trusted),
-        cmocka_unit_test(test_request_overflow),         cmocka_unit_test(test_response_head),
-        cmocka_unit_test(test_lookup_helpers),           cmocka_unit_test(test_parser_callback_helpers),
+        cmocka_unit_test(test_request_line_and_host),
+        cmocka_unit_test(test_hop_by_hop_removed),
+        cmocka_unit_test(test_forwarded_headers_untrusted),
+        cmocka_unit_test(test_forwarded_headers_trusted),
+        cmocka_unit_test(test_request_overflow),
+        cmocka_unit_test(test_response_head),
+        cmocka_unit_test(test_lookup_helpers),
+        cmocka_unit_test(test_parser_callback_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

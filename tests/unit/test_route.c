@@ -58,9 +58,10 @@ static const char *route(const char *host, const char *raw) {
 
 static void test_normalised_variants_cannot_slip_past(void **state) {
     (void)state;
-    const char *variants[] = {"/checkout", "/Checkout", "/CHECKOUT", "/./checkout", "//checkout", "/%63heckout",
-                              "/%43heckout", "/x/../checkout", "/%2e%2e/checkout", "/checkout/", "/checkout/2",
-                              "/checkout//2", "/checkout/./2"};
+    const char *variants[] = {"/checkout",        "/Checkout",   "/CHECKOUT",   "/./checkout",
+                              "//checkout",       "/%63heckout", "/%43heckout", "/x/../checkout",
+                              "/%2e%2e/checkout", "/checkout/",  "/checkout/2", "/checkout//2",
+                              "/checkout/./2"};
     for (size_t i = 0; i < sizeof variants / sizeof *variants; i++)
         assert_string_equal(route("shop.example", variants[i]), "sale");
 }
@@ -111,8 +112,9 @@ static void test_hosts(void **state) {
 static void test_case_sensitive_option(void **state) {
     (void)state;
     char err[512];
-    wr_config_t *cs = wr_config_load_string("[gateway]\ncase_sensitive_paths = true\n[room r]\npaths = /Checkout\n",
-                                            "cs.ini", "/tmp", err, sizeof err);
+    wr_config_t *cs =
+        wr_config_load_string("[gateway]\ncase_sensitive_paths = true\n[room r]\npaths = /Checkout\n",
+                              "cs.ini", "/tmp", err, sizeof err);
     assert_non_null(cs);
     gw_route_t r = gw_route_match(cs, "h", 1, "/Checkout", 9);
     assert_int_equal(r.kind, GW_ROUTE_PROTECTED);

@@ -12,15 +12,23 @@
 static void test_waiting(void **state) {
     (void)state;
     char out[1024];
-    gw_status_t s = {.room = "sale", .state = "waiting", .has_position = true, .ahead = 41, .has_eta = true,
-                     .eta_s = 120, .eta_p90_s = 300, .poll_after_ms = 2000, .shuffle_commitment = "ab12"};
+    gw_status_t s = {.room = "sale",
+                     .state = "waiting",
+                     .has_position = true,
+                     .ahead = 41,
+                     .has_eta = true,
+                     .eta_s = 120,
+                     .eta_p90_s = 300,
+                     .poll_after_ms = 2000,
+                     .shuffle_commitment = "ab12"};
     long n = gw_status_json(&s, out, sizeof out);
     assert_true(n > 0);
     out[n] = '\0';
-    assert_string_equal(out, "{\"room\":\"sale\",\"state\":\"waiting\",\"position\":42,\"ahead\":41,"
-                             "\"eta_seconds\":120,\"eta_p90_seconds\":300,\"estimate\":true,\"poll_after_ms\":2000,"
-                             "\"admitted\":false,\"redirect\":null,\"likely_sold_out\":false,"
-                             "\"shuffle_commitment\":\"ab12\"}");
+    assert_string_equal(
+        out, "{\"room\":\"sale\",\"state\":\"waiting\",\"position\":42,\"ahead\":41,"
+             "\"eta_seconds\":120,\"eta_p90_seconds\":300,\"estimate\":true,\"poll_after_ms\":2000,"
+             "\"admitted\":false,\"redirect\":null,\"likely_sold_out\":false,"
+             "\"shuffle_commitment\":\"ab12\"}");
 }
 
 static void test_no_token_admitted_and_seed(void **state) {
@@ -33,9 +41,16 @@ static void test_no_token_admitted_and_seed(void **state) {
     assert_non_null(strstr(out, "\"eta_seconds\":null,\"eta_p90_seconds\":null"));
     assert_non_null(strstr(out, "\"shuffle_commitment\":null}"));
     assert_null(strstr(out, "shuffle_seed"));
-    gw_status_t a = {.room = "sale", .state = "admitted", .has_position = true, .ahead = 0, .admitted = true,
-                     .redirect = "/checkout?x=1", .redirect_len = 13, .likely_sold_out = true,
-                     .shuffle_commitment = "c0", .shuffle_seed = "5eed"};
+    gw_status_t a = {.room = "sale",
+                     .state = "admitted",
+                     .has_position = true,
+                     .ahead = 0,
+                     .admitted = true,
+                     .redirect = "/checkout?x=1",
+                     .redirect_len = 13,
+                     .likely_sold_out = true,
+                     .shuffle_commitment = "c0",
+                     .shuffle_seed = "5eed"};
     n = gw_status_json(&a, out, sizeof out);
     out[n] = '\0';
     assert_non_null(strstr(out, "\"position\":1,\"ahead\":0"));

@@ -24,7 +24,10 @@ static wr_keyring_t ring(const char *text) {
 }
 
 static wr_token_t sample(wr_token_type_t type) {
-    wr_token_t t = {.type = type, .serial = 123456789, .issued_at = 1800000000, .expires_at = 1800003600,
+    wr_token_t t = {.type = type,
+                    .serial = 123456789,
+                    .issued_at = 1800000000,
+                    .expires_at = 1800003600,
                     .max_until = type == WR_TOKEN_PASS ? 1800007200 : 0};
     for (int i = 0; i < 16; i++)
         t.visitor[i] = (uint8_t)(0xa0 + i);
@@ -41,7 +44,8 @@ static void test_round_trip(void **state) {
         assert_int_equal(wr_token_encode(&kr, "sale", 4, &t, text, sizeof text), 0);
         assert_int_equal(strlen(text), WR_TOKEN_TEXT_BYTES);
         for (size_t i = 0; i < strlen(text); i++) /* cookie-safe alphabet */
-            assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", text[i]));
+            assert_non_null(
+                strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", text[i]));
         assert_int_equal(wr_token_decode(&kr, "sale", 4, type, text, strlen(text), 1800000001, &back), 0);
         assert_int_equal(back.type, type);
         assert_int_equal(back.key_id, 1);
@@ -67,9 +71,9 @@ static void test_every_bit_flip_rejected(void **state) {
         for (int b = 0; b < 8; b++) {
             memcpy(bad, text, sizeof bad);
             bad[i] = (char)(bad[i] ^ (1 << b));
-            assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_QUEUE, bad, WR_TOKEN_TEXT_BYTES, 1800000001,
-                                             &out),
-                             -1);
+            assert_int_equal(
+                wr_token_decode(&kr, "sale", 4, WR_TOKEN_QUEUE, bad, WR_TOKEN_TEXT_BYTES, 1800000001, &out),
+                -1);
             tried++;
         }
     }
@@ -85,7 +89,8 @@ static void test_truncation_and_garbage(void **state) {
     for (size_t n = 0; n < WR_TOKEN_TEXT_BYTES; n++)
         assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_QUEUE, text, n, 1800000001, &out), -1);
     snprintf(longer, sizeof longer, "%sAAAA", text);
-    assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_QUEUE, longer, strlen(longer), 1800000001, &out), -1);
+    assert_int_equal(
+        wr_token_decode(&kr, "sale", 4, WR_TOKEN_QUEUE, longer, strlen(longer), 1800000001, &out), -1);
     char junk[WR_TOKEN_TEXT_BYTES + 1];
     memset(junk, '=', WR_TOKEN_TEXT_BYTES);
     assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_QUEUE, junk, WR_TOKEN_TEXT_BYTES, 1, &out), -1);
@@ -99,12 +104,16 @@ static void test_wrong_key_and_room(void **state) {
     char text[WR_TOKEN_TEXT_BYTES + 1];
     wr_token_t t = sample(WR_TOKEN_QUEUE), out;
     assert_int_equal(wr_token_encode(&kr, "sale", 4, &t, text, sizeof text), 0);
-    assert_int_equal(wr_token_decode(&other, "sale", 4, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out), -1);
-    assert_int_equal(wr_token_decode(&kr, "sale2", 5, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out), -1);
-    assert_int_equal(wr_token_decode(&kr, "Sale", 4, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out), -1);
+    assert_int_equal(wr_token_decode(&other, "sale", 4, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out),
+                     -1);
+    assert_int_equal(wr_token_decode(&kr, "sale2", 5, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out),
+                     -1);
+    assert_int_equal(wr_token_decode(&kr, "Sale", 4, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out),
+                     -1);
     /* same id, different secret */
     wr_keyring_t forged = ring("1 2222222222222222222222222222222222222222222222222222222222222222\n");
-    assert_int_equal(wr_token_decode(&forged, "sale", 4, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out), -1);
+    assert_int_equal(
+        wr_token_decode(&forged, "sale", 4, WR_TOKEN_QUEUE, text, strlen(text), 1800000001, &out), -1);
 }
 
 static void test_expiry(void **state) {
@@ -114,8 +123,10 @@ static void test_expiry(void **state) {
     wr_token_t t = sample(WR_TOKEN_PASS), out;
     assert_int_equal(wr_token_encode(&kr, "sale", 4, &t, text, sizeof text), 0);
     assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_PASS, text, strlen(text), 1800003599, &out), 0);
-    assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_PASS, text, strlen(text), 1800003600, &out), -1);
-    assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_PASS, text, strlen(text), 1900000000, &out), -1);
+    assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_PASS, text, strlen(text), 1800003600, &out),
+                     -1);
+    assert_int_equal(wr_token_decode(&kr, "sale", 4, WR_TOKEN_PASS, text, strlen(text), 1900000000, &out),
+                     -1);
 }
 
 static void test_rotation(void **state) {
@@ -144,7 +155,8 @@ static void test_keyring_errors(void **state) {
     assert_string_equal(err, "no key found");
     assert_int_equal(wr_keyring_parse(&kr, "1 abcd\n", err, sizeof err), -1);
     assert_non_null(strstr(err, "line 1"));
-    assert_int_equal(wr_keyring_parse(&kr, "0 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+    assert_int_equal(wr_keyring_parse(&kr,
+                                      "0 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
                                       err, sizeof err),
                      -1);
     assert_int_equal(wr_keyring_parse(&kr,
@@ -153,7 +165,8 @@ static void test_keyring_errors(void **state) {
                                       err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "used twice"));
-    assert_int_equal(wr_keyring_parse(&kr, "1 zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+    assert_int_equal(wr_keyring_parse(&kr,
+                                      "1 zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
                                       err, sizeof err),
                      -1);
     char three[512];
@@ -164,9 +177,12 @@ static void test_keyring_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_every_bit_flip_rejected),
-        cmocka_unit_test(test_truncation_and_garbage), cmocka_unit_test(test_wrong_key_and_room),
-        cmocka_unit_test(test_expiry),            cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_every_bit_flip_rejected),
+        cmocka_unit_test(test_truncation_and_garbage),
+        cmocka_unit_test(test_wrong_key_and_room),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_keyring_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
