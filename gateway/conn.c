@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "gateway/http.h"
+#include "gateway/gate.h"
 #include "gateway/page.h"
 #include "gateway/route.h"
 #include "gateway/worker.h"
@@ -224,6 +225,10 @@ int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
 /* The connection no longer wants an origin connection: leave the pool's queue, or close the origin
  * connection mid-request (it cannot be reused with a half-relayed message on it). */
 static void drop_upstream(gw_conn_t *c) {
+    if (c->op) { /* a Redis call for this request is in flight: its answer will find nobody */
+        gw_room_op_orphan(c->op);
+        c->op = NULL;
+    }
     if (c->waiting)
         gw_pool_cancel_wait(&c->w->pool, c);
     if (c->up) {
@@ -527,12 +532,15 @@ static void handle_head(gw_conn_t *c) {
         c->expect_continue = c->has_body && !c->http10;
     }
 
-    if (gw_page_handle(c, b->norm, (size_t)norm_len, query, query_len, method))
+    if (gw_page_handle(c, &hs, b->norm, (size_t)norm_len, query, query_len, method))
         return;
     gw_route_t route = gw_route_match(cfg, hv, hl, b->norm, (size_t)norm_len);
-    if (route.kind != GW_ROUTE_PASS)
-        WR_DEBUG("route", "room=%s kind=%s", route.room->name,
-                 route.kind == GW_ROUTE_PROTECTED ? "protected" : "bypass");
+    if (route.kind == GW_ROUTE_PROTECTED) {
+        /* the page to come back to once admitted: this path and query, on this site */
+        int tl = snprintf(b->out, b->out_cap, "%.*s%.*s", (int)norm_len, b->norm, (int)query_len, query ? query : "");
+        if (tl > 0 && (size_t)tl < b->out_cap && gw_gate_request(c, route.room, &hs, b->out, (size_t)tl, false))
+            return;
+    }
 
     gw_req_line_t rl = {
         .method = llhttp_method_name((llhttp_method_t)method),
@@ -745,8 +753,8 @@ void gw_conn_accept(gw_worker_t *w) {
     ensure_reading(c);
 }
 
-int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const char *body,
-                       size_t body_len) {
+int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
+                       const char *body, size_t body_len) {
     gw_cblock_t *b = c->blk;
     c->phase = GW_C_FORWARD;
     c->local = 1;
@@ -758,9 +766,9 @@ int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const
         c->keep_alive = 0;
     int n =
         snprintf(b->out, b->out_cap,
-                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+                 "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
                  "%s\r\n",
-                 status, gw_http_reason(status), content_type, body_len,
+                 status, gw_http_reason(status), extra_headers ? extra_headers : "", content_type, body_len,
                  !c->keep_alive ? "Connection: close\r\n"
                  : c->http10    ? "Connection: keep-alive\r\n"
                                 : "");

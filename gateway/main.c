@@ -5,6 +5,7 @@
  * would change; live reload is not done (see README "Changing the configuration"). */
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/token.h"
 #include "config/config.h"
 #include "gateway/admin.h"
 #include "gateway/http.h"
@@ -175,6 +176,12 @@ int main(int argc, char **argv) {
         wr_config_free(cfg);
         return 1;
     }
+    static wr_keyring_t keys;
+    if (wr_keyring_load(&keys, cfg->key_file, err, sizeof err) < 0) {
+        WR_ERROR("cannot load token keys", "error=\"%s\"", err);
+        wr_config_free(cfg);
+        return 1;
+    }
 
     static gateway_t g;
     g.loop = uv_default_loop();
@@ -194,6 +201,7 @@ int main(int argc, char **argv) {
         w->cfg = cfg;
         w->total_conns = &g.total_conns;
         w->exited = &g.exited_async;
+        w->keys = &keys;
         if ((rc = gw_worker_start(w)) < 0) {
             WR_ERROR("cannot listen", "address=%s:%u error=\"%s\"", cfg->listen.host, cfg->listen.port,
                      uv_strerror(rc));
@@ -234,6 +242,7 @@ int main(int argc, char **argv) {
         uv_thread_join(&g.workers[i].thread);
     uv_loop_close(g.loop);
     free(g.workers);
+    wr_keyring_wipe(&keys);
     wr_config_free(cfg);
     if (rc == 0)
         WR_INFO("stopped", "%s", "");

@@ -1,6 +1,7 @@
 /* /__waitroom/ endpoints. The room is named by ?room=NAME, or is the only room there is. */
 #include "gateway/page.h"
 
+#include "gateway/gate.h"
 #include "gateway/status.h"
 
 #include <stdio.h>
@@ -26,7 +27,7 @@ const char *gw_query_param(const char *query, size_t query_len, const char *name
 static void json_error(gw_conn_t *c, int status, const char *msg) {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
-    gw_conn_send_local(c, status, "application/json", body, (size_t)n);
+    gw_conn_send_local(c, status, NULL, "application/json", body, (size_t)n);
 }
 
 /* The state a visitor without a place is told. */
@@ -36,7 +37,7 @@ static const char *room_state(const wr_room_cfg_t *cfg, bool fresh) {
     return fresh ? "waiting" : "trouble";      /* trouble: our view of the queue is stale (Redis) */
 }
 
-static void status(gw_conn_t *c, const char *query, size_t query_len) {
+static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t query_len) {
     const wr_config_t *cfg = c->w->cfg;
     if (cfg->nrooms == 0 || !c->w->has_rooms) {
         json_error(c, 404, "this site has no waiting room");
@@ -59,6 +60,8 @@ static void status(gw_conn_t *c, const char *query, size_t query_len) {
         json_error(c, 400, "this site has several rooms: name one with ?room=NAME");
         return;
     }
+    if (gw_gate_request(c, room, hs, NULL, 0, true))
+        return; /* the visitor's place, from the token, or the room's state without one */
     gw_room_t *r = gw_rooms_find(&c->w->rooms, room);
     bool fresh = r && gw_room_fresh(r, uv_now(&c->w->loop));
     gw_status_t s = {
@@ -73,11 +76,11 @@ static void status(gw_conn_t *c, const char *query, size_t query_len) {
         return;
     }
     body[n++] = '\n';
-    gw_conn_send_local(c, 200, "application/json", body, (size_t)n);
+    gw_conn_send_local(c, 200, NULL, "application/json", body, (size_t)n);
 }
 
-bool gw_page_handle(gw_conn_t *c, const char *path, size_t path_len, const char *query, size_t query_len,
-                    uint8_t method) {
+bool gw_page_handle(gw_conn_t *c, const gw_hdrs_t *hs, const char *path, size_t path_len, const char *query,
+                    size_t query_len, uint8_t method) {
     size_t pl = sizeof GW_PAGE_PREFIX - 1;
     if (path_len < pl || memcmp(path, GW_PAGE_PREFIX, pl) != 0)
         return false;
@@ -87,7 +90,7 @@ bool gw_page_handle(gw_conn_t *c, const char *path, size_t path_len, const char 
         if (method != HTTP_GET && method != HTTP_HEAD)
             json_error(c, 405, "use GET");
         else
-            status(c, query, query_len);
+            status(c, hs, query, query_len);
         return true;
     }
     json_error(c, 404, "not found");

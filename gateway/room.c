@@ -132,6 +132,10 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_seq, sizeof r->key_seq, "wr:{%s}:seq", r->cfg->name);
         snprintf(r->key_left, sizeof r->key_left, "wr:{%s}:left", r->cfg->name);
         snprintf(r->key_seen, sizeof r->key_seen, "wr:{%s}:seen", r->cfg->name);
+        snprintf(r->key_admitted, sizeof r->key_admitted, "wr:{%s}:admitted", r->cfg->name);
+        snprintf(r->key_active, sizeof r->key_active, "wr:{%s}:active", r->cfg->name);
+        snprintf(r->key_rejoin, sizeof r->key_rejoin, "wr:{%s}:rejoin", r->cfg->name);
+        snprintf(r->key_log, sizeof r->key_log, "wr:{%s}:log", r->cfg->name);
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {
         rs->scripts[i].name = wr_lua_names[i];

@@ -11,6 +11,7 @@
 #include "gateway/headers.h"
 #include "gateway/metrics.h"
 #include "gateway/room.h"
+#include "common/token.h"
 
 #include <llhttp.h>
 #include <netinet/in.h>
@@ -170,11 +171,13 @@ struct gw_conn {
     unsigned has_body : 1;
     unsigned close_after_write : 1; /* an error page is going out; then close */
     unsigned local : 1;             /* the gateway answers this request itself (page.c) */
+    unsigned wants_json : 1;        /* Accept: application/json */
     unsigned waiting : 1;           /* queued in the pool */
     unsigned got_bytes : 1;         /* any byte of the current request arrived */
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
+    struct gw_room_op *op; /* a Redis call in flight for this request (join, claim) */
     char client_ip[INET6_ADDRSTRLEN];
 };
 
@@ -204,6 +207,7 @@ struct gw_worker {
     gw_pool_t pool;
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
+    const wr_keyring_t *keys; /* token keys, read-only, shared by all workers */
 };
 
 /* worker.c */
@@ -232,7 +236,11 @@ void gw_conn_abort(gw_conn_t *c);
 void gw_conn_arm(gw_conn_t *c, uint64_t ms); /* (re)starts the connection's one timer */
 /* Answers the current request from the gateway itself (status JSON, waiting page); keep-alive as the
  * client asked. Returns 0, or -1 if the response does not fit (the connection got a 500). */
-int gw_conn_send_local(gw_conn_t *c, int status, const char *content_type, const char *body, size_t body_len);
+int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
+                       const char *body, size_t body_len);
+/* gate.c */
+struct gw_room_op;
+void gw_room_op_orphan(struct gw_room_op *op);
 void gw_conn_body_sent(gw_conn_t *c); /* an upstream write of request bytes finished */
 
 /* proxy.c */

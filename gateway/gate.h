@@ -1,0 +1,26 @@
+/* Queue decisions on the request path of a protected route (and for /__waitroom/status):
+ *   valid pass (wr_p) for the room                 → proxied, no Redis
+ *   valid queue token (wr_q), boundary not reached → waiting answer from the cached view, no Redis
+ *   valid queue token, boundary reached            → claim (one Redis call): a pass, then the page
+ *   no valid token                                 → join (one Redis call): a token and a place
+ * Answers are JSON (Accept: application/json, or the status endpoint) or a small HTML page.
+ * A Redis call in flight belongs to a gw_room_op_t; if the client goes away first, the op is orphaned
+ * and its answer is dropped (the place it took stays in the queue and is skipped as abandoned). */
+#ifndef GW_GATE_H
+#define GW_GATE_H
+
+#include "gateway/worker.h"
+
+#include <stdbool.h>
+
+#define GW_QUEUE_TOKEN_TTL_S (7 * 86400)
+#define GW_SESSION_MS (10 * 60 * 1000)
+#define GW_CLAIM_MS (2 * 60 * 1000)
+#define GW_LOG_MAXLEN "100000"
+
+/* Decides for a request on a protected path of `room`. Returns true when the gateway answers it
+ * itself (now or after a Redis call), false when it goes to the origin. */
+bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs, const char *target,
+                     size_t target_len, bool status_endpoint);
+
+#endif

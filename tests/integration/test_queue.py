@@ -1,0 +1,155 @@
+"""The queue end to end against a real redis-server: join, exact positions, multi-tab, claim, pass,
+proxying with the pass. Admission is done here with the same admit.lua the controller will call."""
+import json
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Client, Gateway, Origin  # noqa: E402
+from resp import RedisServer  # noqa: E402
+
+LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
+
+
+class Visitor:
+    def __init__(self, port):
+        self.port, self.cookies = port, {}
+
+    def get(self, path, json_=False):
+        c = Client(self.port)
+        try:
+            req = "GET %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n" % path
+            if json_:
+                req += "Accept: application/json\r\n"
+            if self.cookies:
+                req += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in self.cookies.items())
+            c.send((req + "\r\n").encode())
+            r = c.read_response()
+        finally:
+            c.close()
+        for k, v in r.headers:
+            if k.lower() == "set-cookie":
+                name, rest = v.split("=", 1)
+                self.cookies[name] = rest.split(";", 1)[0]
+        return r
+
+
+class Queue(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer()
+        cls.origin = Origin()
+        cls.gw = Gateway(cls.origin.url(), workers=2,
+                         extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % cls.redis.port,
+                         rooms="[room sale]\npaths = /checkout\n")
+        cls.r = cls.redis.client()
+        cls.admit_sha = cls.r.call("SCRIPT", "LOAD", open(os.path.join(LUA, "admit.lua")).read()).decode()
+        cls.tick = 0
+        deadline = time.time() + 10
+        while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 4:
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.gw.stop()
+        cls.origin.stop()
+        cls.r.sock.close()
+        cls.redis.stop()
+        assert rc == 0, getattr(cls.gw, "final_log", "")[-3000:]
+
+    def admit(self, n):
+        Queue.tick += 1
+        keys = ["wr:{sale}:" + k for k in ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick",
+                                           "epoch")]
+        res = self.r.call("EVALSHA", self.admit_sha, 9, *keys, n, int(time.time() * 1000), 60000, 120000,
+                          Queue.tick, "1", "test", 1000, 10000)
+        time.sleep(0.5)  # every worker's view refreshes within 200 ms
+        return res
+
+    def clear_queue(self):
+        """Admits whoever earlier tests left waiting, so positions here start at 1."""
+        self.admit(10 ** 6)
+
+    def test_join_wait_claim_and_proxy(self):
+        self.clear_queue()
+        a, b = Visitor(self.gw.port), Visitor(self.gw.port)
+        before = len(self.origin.requests)
+        seq0 = int(self.r.call("GET", "wr:{sale}:seq") or 0)
+        ra = a.get("/checkout?item=7", json_=True)
+        self.assertEqual(ra.status, 200)
+        doc = json.loads(ra.body)
+        self.assertEqual((doc["state"], doc["position"], doc["ahead"], doc["admitted"]), ("waiting", 1, 0, False))
+        self.assertIn("wr_q", a.cookies)
+        self.assertRegex(ra.header("set-cookie"), r"HttpOnly; SameSite=Lax")
+        self.assertEqual(json.loads(b.get("/checkout", json_=True).body)["position"], 2)
+        # several tabs, several polls: one place each
+        for _ in range(3):
+            self.assertEqual(json.loads(a.get("/checkout", json_=True).body)["position"], 1)
+            self.assertEqual(json.loads(a.get("/__waitroom/status?room=sale").body)["position"], 1)
+        self.assertEqual(int(self.r.call("GET", "wr:{sale}:seq")), seq0 + 2)
+        self.assertEqual(len(self.origin.requests), before, "a queued request reached the origin")
+        # the HTML page a person sees, also without JavaScript
+        page = b.get("/checkout")
+        self.assertEqual(page.status, 200)
+        self.assertIn(b"Your place in the queue: <strong>2</strong> (1 person ahead of you)", page.body)
+        self.assertIn(b'http-equiv="refresh"', page.body)
+        self.assertIn(b'aria-live="polite"', page.body)
+        # admit one: A's next request claims, gets a pass and goes back to the page it asked for
+        self.assertEqual(self.admit(1)[0], 1)
+        r = a.get("/checkout?item=7")
+        self.assertEqual(r.status, 302)
+        self.assertEqual(r.header("location"), "/checkout?item=7")
+        self.assertIn("wr_p", a.cookies)
+        r = a.get("/checkout?item=7")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"hello from origin /checkout?item=7\n")
+        self.assertEqual(json.loads(b.get("/checkout", json_=True).body)["position"], 1)
+        # a status poll after admission says so, with the pass
+        st = json.loads(a.get("/__waitroom/status?room=sale").body)
+        self.assertIn(st["state"], ("admitted", "waiting"))
+
+    def test_status_without_token_makes_no_place(self):
+        v = Visitor(self.gw.port)
+        seq = int(self.r.call("GET", "wr:{sale}:seq") or 0)
+        doc = json.loads(v.get("/__waitroom/status?room=sale").body)
+        self.assertIsNone(doc["position"])
+        self.assertEqual(int(self.r.call("GET", "wr:{sale}:seq") or 0), seq)
+        self.assertNotIn("wr_q", v.cookies)
+
+    def test_forged_or_foreign_token_is_a_new_visitor(self):
+        v = Visitor(self.gw.port)
+        v.cookies["wr_q"] = "A" * 123
+        doc = json.loads(v.get("/checkout", json_=True).body)
+        self.assertEqual(doc["state"], "waiting")
+        self.assertNotEqual(v.cookies["wr_q"], "A" * 123)
+
+    def test_admission_follows_join_order(self):
+        self.clear_queue()
+        vs = [Visitor(self.gw.port) for _ in range(30)]
+        serial_order = []
+        for v in vs:
+            v.get("/checkout", json_=True)
+        admitted_order = []
+        waiting = list(vs)
+        last_pos = {id(v): 10 ** 9 for v in vs}
+        while waiting:
+            self.admit(4)
+            still = []
+            for v in waiting:
+                r = v.get("/checkout", json_=True)
+                doc = json.loads(r.body)
+                if doc["admitted"]:
+                    admitted_order.append(v)
+                else:
+                    self.assertLessEqual(doc["position"], last_pos[id(v)], "a position went up")
+                    last_pos[id(v)] = doc["position"]
+                    still.append(v)
+            waiting = still
+        self.assertEqual([vs.index(v) for v in admitted_order], list(range(30)))
+
+
+if __name__ == "__main__":
+    unittest.main()
