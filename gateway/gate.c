@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_JOIN, OP_CLAIM };
+enum { OP_JOIN, OP_CLAIM, OP_LEAVE };
 
 typedef struct gw_room_op {
     gw_conn_t *c; /* NULL once the client went away */
@@ -122,16 +122,21 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, bool json, bool has_seria
         } else {
             snprintf(wait, sizeof wait, "<p>We cannot estimate the wait yet.</p>");
         }
-        char room[160];
+        char room[160], leave[400] = "";
         html_escape(room, sizeof room, r->cfg->name, strlen(r->cfg->name));
+        if (s.has_position)
+            snprintf(leave, sizeof leave,
+                     "<form method=\"post\" action=\"/__waitroom/leave?room=%s\"><button>Leave the queue</button> "
+                     "(your place goes to the next person)</form>",
+                     room);
         n = snprintf(body, sizeof body,
                      "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
                      "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
                      "<meta http-equiv=\"refresh\" content=\"5\"><title>In the queue</title>"
                      "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
                      "<h1>You are in the queue: %s</h1><p aria-live=\"polite\">%s</p>%s"
-                     "<p>Keep this page open. It updates by itself, and you keep your place.</p></body></html>\n",
-                     room, where, wait);
+                     "<p>Keep this page open. It updates by itself, and you keep your place.</p>%s</body></html>\n",
+                     room, where, wait, leave);
         if (n >= (long)sizeof body)
             n = -1;
     }
@@ -267,6 +272,36 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
     free(op);
 }
 
+static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_op_t *op = arg;
+    gw_conn_t *c = op->c;
+    if (!c) {
+        free(op);
+        return;
+    }
+    c->op = NULL;
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        static const char body[] = "{\"left\":false,\"error\":\"the queue is unreachable; try again\"}\n";
+        gw_conn_send_local(c, 503, NULL, "application/json", body, sizeof body - 1);
+    } else {
+        gw_room_view_add_left(&op->room->view, op->tok.serial);
+        char hdr[256];
+        gw_cookie_set(hdr, sizeof hdr, "wr_q", "", 0, 0, false);
+        if (op->json) {
+            static const char body[] = "{\"left\":true}\n";
+            gw_conn_send_local(c, 200, hdr, "application/json", body, sizeof body - 1);
+        } else {
+            static const char body[] =
+                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>You left the queue</title>"
+                "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
+                "<h1>You left the queue</h1><p>Your place went to the next person. Thank you.</p></body></html>\n";
+            gw_conn_send_local(c, 200, hdr, "text/html; charset=utf-8", body, sizeof body - 1);
+        }
+    }
+    free(op);
+}
+
 static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     gw_room_t *r = op->room;
     char vhex[33], serial[24], now[24], session[24], claim[24], gwid[16];
@@ -278,7 +313,14 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     c->phase = GW_C_FORWARD;
     c->local = 1;
     gw_conn_arm(c, c->w->cfg->send_timeout_ms); /* a Redis that never answers must not hold the client */
-    if (op->kind == OP_JOIN) {
+    if (op->kind == OP_LEAVE) {
+        snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
+        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid, GW_LOG_MAXLEN};
+        size_t lens[8];
+        for (int i = 0; i < 8; i++)
+            lens[i] = strlen(argv[i]);
+        wr_redis_eval(&r->owner->redis, WR_LUA_LEAVE, on_leave, op, 3, 8, argv, lens);
+    } else if (op->kind == OP_JOIN) {
         const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, "0", GW_LOG_MAXLEN};
         size_t lens[8];
         for (int i = 0; i < 8; i++)
@@ -312,6 +354,18 @@ static bool accepts_json(const gw_hdrs_t *hs) {
     return false;
 }
 
+static bool accepts_html(const gw_hdrs_t *hs) {
+    long a = gw_hdr_find(hs, "accept");
+    if (a < 0)
+        return false;
+    const char *v = hs->base + hs->h[a].value_off;
+    size_t n = hs->h[a].value_len;
+    for (size_t k = 0; k + 9 <= n; k++)
+        if (strncasecmp(v + k, "text/html", 9) == 0)
+            return true;
+    return false;
+}
+
 bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs, const char *target,
                      size_t target_len, bool status_endpoint) {
     gw_room_t *r = c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
@@ -323,7 +377,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok))
         return false; /* admitted: no Redis, straight to the origin */
     bool fresh = gw_room_fresh(r, uv_now(&c->w->loop));
-    if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok)) {
+    if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) && !gw_room_view_has_left(&r->view, tok.serial)) {
         gw_room_heartbeat(r, tok.serial);
         if (!fresh || tok.serial > r->view.boundary || cfg->state != WR_ROOM_OPEN) {
             answer_waiting(c, r, json, true, tok.serial, NULL);
@@ -363,4 +417,24 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
     start_op(c, op);
     return true;
+}
+
+void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) {
+    gw_room_t *r = c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
+    wr_token_t tok;
+    if (!r || !find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, wall_ms() / 1000, &tok)) {
+        static const char body[] = "{\"left\":false,\"error\":\"no place in this queue\"}\n";
+        gw_conn_send_local(c, 400, NULL, "application/json", body, sizeof body - 1);
+        return;
+    }
+    gw_room_op_t *op = calloc(1, sizeof *op);
+    if (!op) {
+        gw_conn_send_local(c, 503, NULL, "application/json", "{\"left\":false}\n", 15);
+        return;
+    }
+    op->room = r;
+    op->kind = OP_LEAVE;
+    op->json = accepts_json(hs) || !accepts_html(hs);
+    op->tok = tok;
+    start_op(c, op);
 }

@@ -23,4 +23,7 @@
 bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs, const char *target,
                      size_t target_len, bool status_endpoint);
 
+/* POST /__waitroom/leave: frees the visitor's place at once (leave.lua) and deletes the cookie. */
+void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs);
+
 #endif

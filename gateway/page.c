@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 const char *gw_query_param(const char *query, size_t query_len, const char *name, size_t *value_len) {
     size_t nl = strlen(name), i = 0;
@@ -37,29 +38,47 @@ static const char *room_state(const wr_room_cfg_t *cfg, bool fresh) {
     return fresh ? "waiting" : "trouble";      /* trouble: our view of the queue is stale (Redis) */
 }
 
-static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t query_len) {
+/* The room a /__waitroom/ request is about: ?room=NAME, or the only room. NULL after answering. */
+static const wr_room_cfg_t *pick_room(gw_conn_t *c, const char *query, size_t query_len) {
     const wr_config_t *cfg = c->w->cfg;
     if (cfg->nrooms == 0 || !c->w->has_rooms) {
         json_error(c, 404, "this site has no waiting room");
-        return;
+        return NULL;
     }
-    const wr_room_cfg_t *room = NULL;
     size_t vl;
     const char *v = gw_query_param(query, query_len, "room", &vl);
     if (v) {
         for (size_t i = 0; i < cfg->nrooms; i++)
             if (strlen(cfg->rooms[i].name) == vl && memcmp(cfg->rooms[i].name, v, vl) == 0)
-                room = &cfg->rooms[i];
-        if (!room) {
-            json_error(c, 404, "no such room");
-            return;
-        }
-    } else if (cfg->nrooms == 1) {
-        room = &cfg->rooms[0];
-    } else {
-        json_error(c, 400, "this site has several rooms: name one with ?room=NAME");
-        return;
+                return &cfg->rooms[i];
+        json_error(c, 404, "no such room");
+        return NULL;
     }
+    if (cfg->nrooms == 1)
+        return &cfg->rooms[0];
+    json_error(c, 400, "this site has several rooms: name one with ?room=NAME");
+    return NULL;
+}
+
+/* Same-origin only: a form on another site must not make a buyer leave (RFC 6454 Origin). */
+static bool same_origin(const gw_hdrs_t *hs) {
+    long o = gw_hdr_find(hs, "origin"), h = gw_hdr_find(hs, "host");
+    if (o < 0)
+        return true; /* no Origin: not a cross-site browser request (SameSite=Lax keeps the cookie out) */
+    const char *ov = hs->base + hs->h[o].value_off;
+    size_t ol = hs->h[o].value_len;
+    const char *p = memchr(ov, ':', ol);
+    if (!p || (size_t)(p - ov) + 3 > ol || p[1] != '/' || p[2] != '/' || h < 0)
+        return false;
+    const char *oh = p + 3;
+    size_t ohl = ol - (size_t)(oh - ov);
+    return ohl == hs->h[h].value_len && strncasecmp(oh, hs->base + hs->h[h].value_off, ohl) == 0;
+}
+
+static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t query_len) {
+    const wr_room_cfg_t *room = pick_room(c, query, query_len);
+    if (!room)
+        return;
     if (gw_gate_request(c, room, hs, NULL, 0, true))
         return; /* the visitor's place, from the token, or the room's state without one */
     gw_room_t *r = gw_rooms_find(&c->w->rooms, room);
@@ -91,6 +110,18 @@ bool gw_page_handle(gw_conn_t *c, const gw_hdrs_t *hs, const char *path, size_t 
             json_error(c, 405, "use GET");
         else
             status(c, hs, query, query_len);
+        return true;
+    }
+    if (rl == 5 && memcmp(rest, "leave", 5) == 0) {
+        if (method != HTTP_POST) {
+            json_error(c, 405, "use POST");
+        } else if (!same_origin(hs)) {
+            json_error(c, 403, "cross-site request refused");
+        } else {
+            const wr_room_cfg_t *room = pick_room(c, query, query_len);
+            if (room)
+                gw_gate_leave(c, room, hs);
+        }
         return true;
     }
     json_error(c, 404, "not found");

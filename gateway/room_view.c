@@ -63,3 +63,26 @@ uint64_t gw_room_view_ahead(const gw_room_view_t *v, uint64_t s) {
 uint64_t gw_room_view_waiting(const gw_room_view_t *v) {
     return v->seq - v->boundary - v->nleft;
 }
+
+bool gw_room_view_has_left(const gw_room_view_t *v, uint64_t s) {
+    size_t i = left_below(v, s);
+    return i < v->nleft && v->left[i] == s;
+}
+
+int gw_room_view_add_left(gw_room_view_t *v, uint64_t s) {
+    if (s <= v->boundary || gw_room_view_has_left(v, s))
+        return 0;
+    if (v->nleft == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        uint64_t *p = realloc(v->left, cap * sizeof *p);
+        if (!p)
+            return -1;
+        v->left = p;
+        v->cap = cap;
+    }
+    size_t i = left_below(v, s);
+    memmove(v->left + i + 1, v->left + i, (v->nleft - i) * sizeof *v->left);
+    v->left[i] = s;
+    v->nleft++;
+    return 0;
+}

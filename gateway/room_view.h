@@ -28,6 +28,11 @@ int gw_room_view_set(gw_room_view_t *v, uint64_t boundary, uint64_t seq, const u
 /* People still waiting in front of serial s; 0 once the boundary has reached s. */
 uint64_t gw_room_view_ahead(const gw_room_view_t *v, uint64_t s);
 
+/* True if serial s left (and the boundary has not passed it yet). */
+bool gw_room_view_has_left(const gw_room_view_t *v, uint64_t s);
+/* Records a leave at once, before the next refresh brings it. Returns 0 or -1 (no memory). */
+int gw_room_view_add_left(gw_room_view_t *v, uint64_t s);
+
 /* Visitors waiting in all: serials beyond the boundary that did not leave. */
 uint64_t gw_room_view_waiting(const gw_room_view_t *v);
 

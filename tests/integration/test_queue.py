@@ -18,10 +18,12 @@ class Visitor:
     def __init__(self, port):
         self.port, self.cookies = port, {}
 
-    def get(self, path, json_=False):
+    def get(self, path, json_=False, method="GET", extra=""):
         c = Client(self.port)
         try:
-            req = "GET %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n" % path
+            req = "%s %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n%s" % (method, path, extra)
+            if method == "POST":
+                req += "Content-Length: 0\r\n"
             if json_:
                 req += "Accept: application/json\r\n"
             if self.cookies:
@@ -125,6 +127,33 @@ class Queue(unittest.TestCase):
         doc = json.loads(v.get("/checkout", json_=True).body)
         self.assertEqual(doc["state"], "waiting")
         self.assertNotEqual(v.cookies["wr_q"], "A" * 123)
+
+    def test_leave_frees_the_place_at_once(self):
+        self.clear_queue()
+        a, b, c = Visitor(self.gw.port), Visitor(self.gw.port), Visitor(self.gw.port)
+        for v in (a, b, c):
+            v.get("/checkout", json_=True)
+        self.assertEqual(json.loads(c.get("/checkout", json_=True).body)["position"], 3)
+        # refused: wrong method, another site's form, no place
+        self.assertEqual(a.get("/__waitroom/leave?room=sale").status, 405)
+        r = a.get("/__waitroom/leave?room=sale", method="POST", extra="Origin: https://evil.example\r\n")
+        self.assertEqual(r.status, 403)
+        self.assertEqual(Visitor(self.gw.port).get("/__waitroom/leave?room=sale", method="POST").status, 400)
+        old = a.cookies["wr_q"]
+        r = a.get("/__waitroom/leave?room=sale", method="POST", extra="Origin: http://shop\r\n")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body), {"left": True})
+        self.assertRegex(r.header("set-cookie"), r"^wr_q=; Path=/; Max-Age=0")
+        time.sleep(0.5)
+        self.assertEqual(json.loads(c.get("/checkout", json_=True).body)["position"], 2)
+        events = [dict(zip(f[::2], f[1::2])) for _, f in self.r.call("XREVRANGE", "wr:{sale}:log", "+", "-",
+                                                                     "COUNT", 20)]
+        self.assertIn(b"left", [e[b"ev"] for e in events])  # recorded in the audit stream
+        # the old token now counts as no token: coming back means a new place at the back
+        a.cookies["wr_q"] = old
+        doc = json.loads(a.get("/checkout", json_=True).body)
+        self.assertEqual(doc["position"], 3)
+        self.assertNotEqual(a.cookies["wr_q"], old)
 
     def test_admission_follows_join_order(self):
         self.clear_queue()

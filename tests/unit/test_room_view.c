@@ -38,6 +38,22 @@ static void test_empty_view(void **state) {
     gw_room_view_free(&v);
 }
 
+static void test_local_leave(void **state) {
+    (void)state;
+    gw_room_view_t v = {0};
+    uint64_t left[] = {7};
+    assert_int_equal(gw_room_view_set(&v, 2, 20, left, 1, 1), 0);
+    assert_true(gw_room_view_has_left(&v, 7));
+    assert_false(gw_room_view_has_left(&v, 5));
+    assert_int_equal(gw_room_view_add_left(&v, 5), 0);
+    assert_int_equal(gw_room_view_add_left(&v, 5), 0); /* twice: once */
+    assert_int_equal(gw_room_view_add_left(&v, 1), 0); /* already passed: nothing */
+    assert_int_equal(v.nleft, 2);
+    assert_true(gw_room_view_has_left(&v, 5));
+    assert_int_equal(gw_room_view_ahead(&v, 10), 5); /* 3,4,6,8,9 */
+    gw_room_view_free(&v);
+}
+
 static void test_matches_brute_force(void **state) {
     (void)state;
     srand(11);
@@ -66,6 +82,7 @@ static void test_matches_brute_force(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_simple), cmocka_unit_test(test_empty_view),
+                                       cmocka_unit_test(test_local_leave),
                                        cmocka_unit_test(test_matches_brute_force)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
