@@ -156,29 +156,38 @@ class Queue(unittest.TestCase):
         self.assertNotEqual(a.cookies["wr_q"], old)
 
     def test_admission_follows_join_order(self):
+        # 1,000 visitors join in a known order; admission at a fixed 100 per tick admits them in exactly
+        # that order; every position reported equals the true number ahead, and never goes up
         self.clear_queue()
-        vs = [Visitor(self.gw.port) for _ in range(30)]
-        serial_order = []
+        n = 1000
+        vs = [Visitor(self.gw.port) for _ in range(n)]
         for v in vs:
-            v.get("/checkout", json_=True)
+            self.assertEqual(v.get("/checkout", json_=True).status, 200)
         admitted_order = []
         waiting = list(vs)
-        last_pos = {id(v): 10 ** 9 for v in vs}
+        last_ahead = {}
+        rounds = 0
         while waiting:
-            self.admit(4)
+            rounds += 1
+            self.assertLess(rounds, 20)
+            self.admit(100)
             still = []
             for v in waiting:
-                r = v.get("/checkout", json_=True)
-                doc = json.loads(r.body)
+                doc = json.loads(v.get("/checkout", json_=True).body)
                 if doc["admitted"]:
                     admitted_order.append(v)
-                else:
-                    self.assertLessEqual(doc["position"], last_pos[id(v)], "a position went up")
-                    last_pos[id(v)] = doc["position"]
-                    still.append(v)
+                    continue
+                true_ahead = len(still)  # the visitors before this one who are still waiting
+                self.assertEqual(doc["ahead"], true_ahead)
+                self.assertEqual(doc["position"], true_ahead + 1)
+                self.assertLessEqual(doc["ahead"], last_ahead.get(id(v), doc["ahead"]), "a position went up")
+                last_ahead[id(v)] = doc["ahead"]
+                still.append(v)
             waiting = still
-        self.assertEqual([vs.index(v) for v in admitted_order], list(range(30)))
-
+        order = [vs.index(v) for v in admitted_order]
+        inversions = sum(1 for i in range(len(order) - 1) if order[i] > order[i + 1])
+        self.assertEqual(inversions, 0)
+        self.assertEqual(order, list(range(n)))
 
 if __name__ == "__main__":
     unittest.main()
