@@ -215,6 +215,14 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
         return;
     }
     c->op = NULL;
+    if (op->tok.serial) { /* re-registered at the serial of the visitor's token: same place, same cookie */
+        bool ok = rep && rep->type == REDIS_REPLY_INTEGER && (uint64_t)rep->integer == op->tok.serial;
+        if (ok && op->tok.serial > op->room->view.seq)
+            op->room->view.seq = op->tok.serial;
+        answer_waiting(c, op->room, op->json, true, op->tok.serial, NULL);
+        free(op);
+        return;
+    }
     if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer <= 0) {
         if (rep && rep->type == REDIS_REPLY_ERROR)
             WR_WARN("join refused", "room=%s error=\"%.200s\"", op->room->cfg->name, rep->str);
@@ -321,7 +329,8 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
             lens[i] = strlen(argv[i]);
         wr_redis_eval(&r->owner->redis, WR_LUA_LEAVE, on_leave, op, 3, 8, argv, lens);
     } else if (op->kind == OP_JOIN) {
-        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, "0", GW_LOG_MAXLEN};
+        snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial); /* 0: a new place */
+        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, serial, GW_LOG_MAXLEN};
         size_t lens[8];
         for (int i = 0; i < 8; i++)
             lens[i] = strlen(argv[i]);
@@ -378,6 +387,18 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         return false; /* admitted: no Redis, straight to the origin */
     bool fresh = gw_room_fresh(r, uv_now(&c->w->loop));
     if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) && !gw_room_view_has_left(&r->view, tok.serial)) {
+        if (fresh && tok.serial > r->view.seq && r->owner->redis.connected) {
+            /* Redis does not know this place (its data was lost): register it again at this serial */
+            gw_room_op_t *op = calloc(1, sizeof *op);
+            if (op) {
+                op->room = r;
+                op->kind = OP_JOIN;
+                op->json = json;
+                op->tok = tok;
+                start_op(c, op);
+                return true;
+            }
+        }
         gw_room_heartbeat(r, tok.serial);
         if (!fresh || tok.serial > r->view.boundary || cfg->state != WR_ROOM_OPEN) {
             answer_waiting(c, r, json, true, tok.serial, NULL);

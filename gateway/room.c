@@ -10,6 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void on_restored(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_t *r = arg;
+    r->restoring = false;
+    if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
+        WR_WARN("room data lost in Redis: boundary restored", "room=%s boundary=%llu", r->cfg->name,
+                (unsigned long long)r->max_boundary);
+}
+
+/* Redis answered with a boundary below one we saw: its data was lost (restart without persistence,
+ * failover to a stale replica). Put the boundary back before trusting the view again. */
+static void restore(gw_room_t *r) {
+    if (r->restoring)
+        return;
+    char floor[24];
+    snprintf(floor, sizeof floor, "%llu", (unsigned long long)r->max_boundary);
+    const char *argv[] = {r->key_boundary, r->key_seq, r->key_log, floor, "gw", "100000"};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    r->restoring = true;
+    wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, lens);
+}
+
 static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
@@ -27,6 +51,11 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
         left[i] = (uint64_t)rep->element[i + 2]->integer;
     uint64_t now = uv_now(r->owner->loop);
     uint64_t boundary = (uint64_t)rep->element[0]->integer;
+    if (boundary < r->max_boundary) {
+        restore(r);
+        goto out; /* keep the old view until Redis has its boundary back */
+    }
+    r->max_boundary = boundary;
     if (gw_room_view_set(&r->view, boundary, (uint64_t)rep->element[1]->integer, left, nleft, now) == 0) {
         gw_eta_sample(&r->eta, now, boundary);
         r->owner->refreshes++;

@@ -31,6 +31,8 @@ typedef struct {
     gw_room_view_t view;
     gw_eta_t eta;
     bool refreshing;
+    bool restoring;
+    uint64_t max_boundary; /* highest boundary ever seen: put back if Redis loses the room */
     uint64_t *hb; /* serials that showed a sign of life since the last flush */
     size_t nhb, hbcap;
 } gw_room_t;

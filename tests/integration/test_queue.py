@@ -113,6 +113,50 @@ class Queue(unittest.TestCase):
         st = json.loads(a.get("/__waitroom/status?room=sale").body)
         self.assertIn(st["state"], ("admitted", "waiting"))
 
+    def test_redis_restarted_empty_keeps_every_place(self):
+        self.clear_queue()
+        vs = [Visitor(self.gw.port) for _ in range(6)]
+        for v in vs:
+            v.get("/checkout", json_=True)
+        self.admit(2)
+        self.assertEqual(vs[0].get("/checkout").status, 302)  # claims, gets a pass
+        before = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs[2:]]
+        self.assertEqual(before, [1, 2, 3, 4])
+        # Redis dies and comes back with nothing in it
+        port = self.redis.port
+        self.r.sock.close()
+        self.redis.proc.terminate()
+        self.redis.proc.wait(5)
+        import subprocess
+        self.redis.proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                            "--appendonly", "no", "--dir", self.redis.dir],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                Queue.r = self.redis.client()
+                Queue.r.call("PING")
+                break
+            except OSError:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.1)
+        Queue.admit_sha = self.r.call("SCRIPT", "LOAD", open(os.path.join(LUA, "admit.lua")).read()).decode()
+        deadline = time.time() + 15
+        while time.time() < deadline and self.gw.metric("waitroom_gateway_redis_connected") != 2:
+            time.sleep(0.1)
+        time.sleep(1.0)  # a refresh sees the empty room and puts the boundary back
+        # the visitor with a pass is still let in, with no Redis involved
+        self.assertEqual(vs[0].get("/checkout").status, 200)
+        # everyone waiting keeps their place
+        after = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs[2:]]
+        self.assertEqual(after, before)
+        time.sleep(0.5)
+        self.assertEqual([json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs[2:]], before)
+        # and admission goes on from where it was
+        self.admit(1)
+        self.assertEqual(vs[2].get("/checkout").status, 302)
+        self.assertEqual(json.loads(vs[3].get("/checkout", json_=True).body)["position"], 1)
+
     def test_status_without_token_makes_no_place(self):
         v = Visitor(self.gw.port)
         seq = int(self.r.call("GET", "wr:{sale}:seq") or 0)
