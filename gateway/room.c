@@ -97,8 +97,10 @@ static void flush_heartbeats(gw_room_t *r, uint64_t now_wall_ms) {
     argv[1] = r->key_seen;
     size_t k = 2;
     char *t = text;
-    for (size_t i = 0; i < n; i++) {
-        int l = snprintf(t, 48, "#%llu", (unsigned long long)r->hb[i]);
+    for (size_t i = 0; i < r->hbcap; i++) {
+        if (!r->hb[i])
+            continue;
+        int l = snprintf(t, 48, "#%llu", (unsigned long long)(r->hb[i] - 1));
         argv[k] = "SET";
         argv[k + 1] = "u16";
         argv[k + 2] = t;
@@ -113,6 +115,7 @@ static void flush_heartbeats(gw_room_t *r, uint64_t now_wall_ms) {
     lens[0] = 8;
     lens[1] = strlen(r->key_seen);
     wr_redis_argv(&r->owner->redis, on_heartbeat_done, NULL, (int)argc, argv, lens);
+    memset(r->hb, 0, r->hbcap * sizeof *r->hb);
     r->nhb = 0;
 out:
     free(argv);
@@ -211,16 +214,35 @@ bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms) {
            now_ms <= r->view.refreshed_ms + GW_ROOM_STALE_MS;
 }
 
+/* Heartbeats are kept in an open-addressing set (serial + 1 as key, 0 = empty), so a visitor polling
+ * many times between two flushes costs one slot and one BITFIELD operation, not one per poll. */
 void gw_room_heartbeat(gw_room_t *r, uint64_t serial) {
-    if (r->nhb == r->hbcap) {
-        size_t cap = r->hbcap ? r->hbcap * 2 : 256;
-        if (cap > 1u << 20)
-            return; /* a flood of polls between two flushes: later ones wait for the next interval */
-        uint64_t *p = realloc(r->hb, cap * sizeof *p);
-        if (!p)
+    uint64_t key = serial + 1;
+    if ((r->nhb + 1) * 2 > r->hbcap) {
+        size_t cap = r->hbcap ? r->hbcap * 2 : 1024;
+        if (cap > (size_t)1 << 24)
+            return; /* a flood between two flushes: later ones wait for the next interval */
+        uint64_t *t = calloc(cap, sizeof *t);
+        if (!t)
             return;
-        r->hb = p;
+        for (size_t i = 0; i < r->hbcap; i++) {
+            if (!r->hb[i])
+                continue;
+            size_t j = (size_t)(r->hb[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = r->hb[i];
+        }
+        free(r->hb);
+        r->hb = t;
         r->hbcap = cap;
     }
-    r->hb[r->nhb++] = serial;
+    size_t j = (size_t)(key * 0x9e3779b97f4a7c15ull) & (r->hbcap - 1);
+    while (r->hb[j]) {
+        if (r->hb[j] == key)
+            return;
+        j = (j + 1) & (r->hbcap - 1);
+    }
+    r->hb[j] = key;
+    r->nhb++;
 }
