@@ -32,6 +32,17 @@ static inline void wr_buf_puts(wr_buf_t *b, const char *s) {
     wr_buf_put(b, s, strlen(s));
 }
 
+/* Decimal digits of v, without printf (hot paths write several numbers per response). */
+static inline void wr_buf_u64(wr_buf_t *b, unsigned long long v) {
+    char t[20];
+    size_t n = 0;
+    do {
+        t[sizeof t - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    wr_buf_put(b, t + sizeof t - n, n);
+}
+
 /* length of what was written, or -1 if anything did not fit */
 static inline long wr_buf_result(const wr_buf_t *b) {
     return b->failed ? -1 : (long)b->len;

@@ -12,6 +12,7 @@
  * Errors the gateway answers itself always close the connection after a short lingering read, so the
  * client sees the status instead of a reset. */
 #include "common/log.h"
+#include "common/buf.h"
 #include "common/path.h"
 #include "gateway/http.h"
 #include "gateway/gate.h"
@@ -764,14 +765,22 @@ int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, cons
         return -1;
     if (!c->req_done || c->has_body)
         c->keep_alive = 0;
-    int n =
-        snprintf(b->out, b->out_cap,
-                 "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                 "%s\r\n",
-                 status, gw_http_reason(status), extra_headers ? extra_headers : "", content_type, body_len,
-                 !c->keep_alive ? "Connection: close\r\n"
-                 : c->http10    ? "Connection: keep-alive\r\n"
-                                : "");
+    wr_buf_t w = wr_buf_init(b->out, b->out_cap);
+    wr_buf_puts(&w, "HTTP/1.1 ");
+    wr_buf_u64(&w, (unsigned long long)status);
+    wr_buf_puts(&w, " ");
+    wr_buf_puts(&w, gw_http_reason(status));
+    wr_buf_puts(&w, "\r\n");
+    if (extra_headers)
+        wr_buf_puts(&w, extra_headers);
+    wr_buf_puts(&w, "Content-Type: ");
+    wr_buf_puts(&w, content_type);
+    wr_buf_puts(&w, "\r\nContent-Length: ");
+    wr_buf_u64(&w, (unsigned long long)body_len);
+    wr_buf_puts(&w, "\r\nCache-Control: no-store\r\n");
+    wr_buf_puts(&w, !c->keep_alive ? "Connection: close\r\n" : c->http10 ? "Connection: keep-alive\r\n" : "");
+    wr_buf_puts(&w, "\r\n");
+    long n = wr_buf_result(&w);
     if (n < 0 || (size_t)n + body_len > b->out_cap) {
         c->local = 0;
         send_error(c, 500);
@@ -779,7 +788,7 @@ int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, cons
     }
     if (!c->is_head) {
         memcpy(b->out + n, body, body_len);
-        n += (int)body_len;
+        n += (long)body_len;
     }
     gw_timer_disarm(&c->timer);
     uv_buf_t buf = uv_buf_init(b->out, (unsigned)n);

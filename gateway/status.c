@@ -20,9 +20,7 @@ static void str(wr_buf_t *w, const char *s, size_t n) {
 }
 
 static void num(wr_buf_t *w, uint64_t v) {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    wr_buf_put(w, b, (size_t)n);
+    wr_buf_u64(w, v);
 }
 
 long gw_status_json(const gw_status_t *s, char *out, size_t cap) {
