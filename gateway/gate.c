@@ -177,16 +177,40 @@ typedef struct {
     wr_token_type_t type;
     int64_t now_s;
     wr_token_t *out;
+    gw_token_cache_t *cache;
 } find_t;
 
 static bool try_token(const char *v, size_t len, void *arg) {
     find_t *f = arg;
-    return wr_token_decode(f->keys, f->room, strlen(f->room), f->type, v, len, f->now_s, f->out) == 0;
+    if (len != WR_TOKEN_TEXT_BYTES)
+        return false;
+    gw_token_cache_t *slot = NULL;
+    if (f->cache) {
+        uint32_t h = 2166136261u; /* FNV-1a over the MAC's last characters */
+        for (size_t i = len - 16; i < len; i++)
+            h = (h ^ (uint8_t)v[i]) * 16777619u;
+        slot = &f->cache[h % GW_TOKEN_CACHE_SLOTS];
+        if (slot->room == f->room && slot->type == (uint8_t)f->type && memcmp(slot->text, v, len) == 0) {
+            if (f->now_s >= slot->tok.expires_at)
+                return false;
+            *f->out = slot->tok;
+            return true;
+        }
+    }
+    if (wr_token_decode(f->keys, f->room, strlen(f->room), f->type, v, len, f->now_s, f->out) != 0)
+        return false;
+    if (slot) {
+        slot->room = f->room;
+        slot->type = (uint8_t)f->type;
+        memcpy(slot->text, v, len);
+        slot->tok = *f->out;
+    }
+    return true;
 }
 
 static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type, int64_t now_s,
                        wr_token_t *out) {
-    find_t f = {c->w->keys, room, type, now_s, out};
+    find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache};
     return gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_token, &f);
 }
 

@@ -7,6 +7,7 @@
 #include "gateway/worker.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,10 @@ static void worker_main(void *arg) {
         w->free_ublocks = b->next_free;
         free(b);
     }
+    if (w->token_cache)
+        sodium_memzero(w->token_cache, GW_TOKEN_CACHE_SLOTS * sizeof *w->token_cache);
+    free(w->token_cache);
+    w->token_cache = NULL;
     if (uv_loop_close(&w->loop) != 0)
         WR_WARN("worker loop closed with handles left", "worker=%d", w->id);
     atomic_store(&w->done, true);
@@ -266,6 +271,7 @@ int gw_worker_start(gw_worker_t *w) {
             return rc;
         }
         w->has_rooms = true;
+        w->token_cache = calloc(GW_TOKEN_CACHE_SLOTS, sizeof *w->token_cache);
     }
     rc = uv_thread_create(&w->thread, worker_main, w);
     if (rc < 0) {

@@ -181,6 +181,17 @@ struct gw_conn {
     char client_ip[INET6_ADDRSTRLEN];
 };
 
+/* Tokens this worker verified lately, so a visitor polling every few seconds costs a memcmp, not a
+ * base64 decode and an HMAC. Entries match on the whole token text, room and type; expiry is checked
+ * on every use. */
+#define GW_TOKEN_CACHE_SLOTS 4096
+typedef struct {
+    const char *room; /* the room config's name pointer; NULL = empty slot */
+    uint8_t type;
+    char text[WR_TOKEN_TEXT_BYTES];
+    wr_token_t tok;
+} gw_token_cache_t;
+
 struct gw_worker {
     int id;
     uv_loop_t loop;
@@ -208,6 +219,7 @@ struct gw_worker {
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
     const wr_keyring_t *keys; /* token keys, read-only, shared by all workers */
+    gw_token_cache_t *token_cache; /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
 };
 
 /* worker.c */
