@@ -62,13 +62,17 @@ class Queue(unittest.TestCase):
         cls.redis.stop()
         assert rc == 0, getattr(cls.gw, "final_log", "")[-3000:]
 
-    def admit(self, n):
+    def admit(self, n, abandon_ms=60000, claim_ms=120000):
         Queue.tick += 1
         keys = ["wr:{sale}:" + k for k in ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick",
                                            "epoch")]
-        res = self.r.call("EVALSHA", self.admit_sha, 9, *keys, n, int(time.time() * 1000), 60000, 120000,
+        res = self.r.call("EVALSHA", self.admit_sha, 9, *keys, n, int(time.time() * 1000), abandon_ms, claim_ms,
                           Queue.tick, "1", "test", 1000, 10000)
-        time.sleep(0.5)  # every worker's view refreshes within 200 ms
+        # wait until every worker has refreshed its view twice since (2 workers, 1 room)
+        r0 = self.gw.metric("waitroom_gateway_room_refreshes_total")
+        deadline = time.time() + 10
+        while self.gw.metric("waitroom_gateway_room_refreshes_total") < r0 + 5 and time.time() < deadline:
+            time.sleep(0.05)
         return res
 
     def clear_queue(self):
@@ -156,6 +160,31 @@ class Queue(unittest.TestCase):
         self.admit(1)
         self.assertEqual(vs[2].get("/checkout").status, 302)
         self.assertEqual(json.loads(vs[3].get("/checkout", json_=True).body)["position"], 1)
+
+    def test_abandoned_visitor_rejoins_first(self):
+        # a visitor who stops polling is skipped when the boundary passes; coming back, they keep their
+        # turn: first in the rejoin lane, before anyone who joined later
+        self.clear_queue()
+        seq0 = int(self.r.call("GET", "wr:{sale}:seq") or 0)
+        gone, stays, later = Visitor(self.gw.port), Visitor(self.gw.port), Visitor(self.gw.port)
+        for v in (gone, stays, later):
+            v.get("/checkout", json_=True)
+        time.sleep(2.5)  # the gateways' heartbeat flush has happened
+        # `gone` was last seen ten minutes ago (last-seen is kept in 4-second units)
+        stale = (int(time.time() * 1000) - 600000) // 4000 % 65535 + 1
+        self.r.call("BITFIELD", "wr:{sale}:seen", "SET", "u16", "#%d" % (seq0 + 1), stale)
+        res = self.admit(1)
+        self.assertEqual(res[3], 1)  # `gone` skipped as abandoned
+        self.assertEqual(stays.get("/checkout").status, 302)
+        doc = json.loads(gone.get("/checkout", json_=True).body)  # back: queued in the rejoin lane
+        self.assertFalse(doc["admitted"])
+        self.assertEqual(doc["position"], 1)
+        self.admit(1)
+        self.assertEqual(gone.get("/checkout").status, 302)  # admitted before `later`
+        self.assertFalse(json.loads(later.get("/checkout", json_=True).body)["admitted"])
+        log = [dict(zip(f[::2], f[1::2]))[b"ev"] for _, f in self.r.call("XRANGE", "wr:{sale}:log", "-", "+")]
+        self.assertIn(b"abandoned", log)
+        self.assertIn(b"rejoined", log)
 
     def test_status_without_token_makes_no_place(self):
         v = Visitor(self.gw.port)
