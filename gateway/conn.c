@@ -538,8 +538,10 @@ static void handle_head(gw_conn_t *c) {
     gw_route_t route = gw_route_match(cfg, hv, hl, b->norm, (size_t)norm_len);
     if (route.kind == GW_ROUTE_PROTECTED) {
         /* the page to come back to once admitted: this path and query, on this site */
-        int tl = snprintf(b->out, b->out_cap, "%.*s%.*s", (int)norm_len, b->norm, (int)query_len, query ? query : "");
-        if (tl > 0 && (size_t)tl < b->out_cap && gw_gate_request(c, route.room, &hs, b->out, (size_t)tl, false))
+        int tl = snprintf(b->out, b->out_cap, "%.*s%.*s", (int)norm_len, b->norm, (int)query_len,
+                          query ? query : "");
+        if (tl > 0 && (size_t)tl < b->out_cap &&
+            gw_gate_request(c, route.room, &hs, b->out, (size_t)tl, false))
             return;
     }
 
@@ -682,6 +684,7 @@ void gw_conn_response_done(gw_conn_t *c) {
     c->phase = GW_C_HEAD;
     c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
     c->expect_continue = c->retried = c->has_body = c->is_head = c->local = 0;
+    c->pass_room = NULL;
     c->err_status = 0;
     c->status = 0;
     llhttp_reset(&c->parser);

@@ -61,11 +61,21 @@ static void html_escape(char *out, size_t cap, const char *in, size_t len) {
     for (size_t i = 0; i < len && o + 7 < cap; i++) {
         const char *rep = NULL;
         switch (in[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
         }
         if (rep) {
             size_t rl = strlen(rep);
@@ -104,39 +114,46 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, bool json, bool has_seria
     } else {
         char where[256], wait[256] = "";
         if (!s.has_position)
-            snprintf(where, sizeof where, "%s",
-                     fresh ? "You are in the queue."
-                           : "We are having trouble reaching the queue. Keep this page open: you keep your place.");
+            snprintf(
+                where, sizeof where, "%s",
+                fresh
+                    ? "You are in the queue."
+                    : "We are having trouble reaching the queue. Keep this page open: you keep your place.");
         else
-            snprintf(where, sizeof where, "Your place in the queue: <strong>%llu</strong> (%llu %s ahead of you).",
-                     (unsigned long long)(ahead + 1), (unsigned long long)ahead, ahead == 1 ? "person" : "people");
+            snprintf(
+                where, sizeof where, "Your place in the queue: <strong>%llu</strong> (%llu %s ahead of you).",
+                (unsigned long long)(ahead + 1), (unsigned long long)ahead, ahead == 1 ? "person" : "people");
         if (s.has_eta) {
             char a[48], b[48];
             human_wait(a, sizeof a, eta.p50_s);
             human_wait(b, sizeof b, eta.p90_s);
-            snprintf(wait, sizeof wait, "<p>Estimated wait: %s, perhaps up to %s. This is an estimate.</p>", a, b);
+            snprintf(wait, sizeof wait, "<p>Estimated wait: %s, perhaps up to %s. This is an estimate.</p>",
+                     a, b);
         } else if (r->cfg->state == WR_ROOM_PAUSED) {
             snprintf(wait, sizeof wait, "<p>The sale is paused for now. You keep your place.</p>");
         } else if (r->cfg->state == WR_ROOM_SOLD_OUT) {
-            snprintf(wait, sizeof wait, "<p>Tickets are sold out for now. You keep your place in case more are released.</p>");
+            snprintf(wait, sizeof wait,
+                     "<p>Tickets are sold out for now. You keep your place in case more are released.</p>");
         } else {
             snprintf(wait, sizeof wait, "<p>We cannot estimate the wait yet.</p>");
         }
         char room[160], leave[400] = "";
         html_escape(room, sizeof room, r->cfg->name, strlen(r->cfg->name));
         if (s.has_position)
-            snprintf(leave, sizeof leave,
-                     "<form method=\"post\" action=\"/__waitroom/leave?room=%s\"><button>Leave the queue</button> "
-                     "(your place goes to the next person)</form>",
-                     room);
-        n = snprintf(body, sizeof body,
-                     "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
-                     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                     "<meta http-equiv=\"refresh\" content=\"5\"><title>In the queue</title>"
-                     "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
-                     "<h1>You are in the queue: %s</h1><p aria-live=\"polite\">%s</p>%s"
-                     "<p>Keep this page open. It updates by itself, and you keep your place.</p>%s</body></html>\n",
-                     room, where, wait, leave);
+            snprintf(
+                leave, sizeof leave,
+                "<form method=\"post\" action=\"/__waitroom/leave?room=%s\"><button>Leave the queue</button> "
+                "(your place goes to the next person)</form>",
+                room);
+        n = snprintf(
+            body, sizeof body,
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            "<meta http-equiv=\"refresh\" content=\"5\"><title>In the queue</title>"
+            "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
+            "<h1>You are in the queue: %s</h1><p aria-live=\"polite\">%s</p>%s"
+            "<p>Keep this page open. It updates by itself, and you keep your place.</p>%s</body></html>\n",
+            room, where, wait, leave);
         if (n >= (long)sizeof body)
             n = -1;
     }
@@ -144,14 +161,21 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, bool json, bool has_seria
         gw_conn_send_local(c, 500, NULL, "text/plain", "status unavailable\n", 19);
         return;
     }
-    gw_conn_send_local(c, 200, set_cookie, json ? "application/json" : "text/html; charset=utf-8", body, (size_t)n);
+    gw_conn_send_local(c, 200, set_cookie, json ? "application/json" : "text/html; charset=utf-8", body,
+                       (size_t)n);
 }
 
-static void answer_admitted(gw_conn_t *c, gw_room_t *r, bool json, const char *set_cookie, const char *redirect,
-                            size_t redirect_len) {
+static void answer_admitted(gw_conn_t *c, gw_room_t *r, bool json, const char *set_cookie,
+                            const char *redirect, size_t redirect_len) {
     if (json) {
-        gw_status_t s = {.room = r->cfg->name, .state = "admitted", .has_position = true, .ahead = 0,
-                         .poll_after_ms = 0, .admitted = true, .redirect = redirect, .redirect_len = redirect_len};
+        gw_status_t s = {.room = r->cfg->name,
+                         .state = "admitted",
+                         .has_position = true,
+                         .ahead = 0,
+                         .poll_after_ms = 0,
+                         .admitted = true,
+                         .redirect = redirect,
+                         .redirect_len = redirect_len};
         char body[2048];
         long n = gw_status_json(&s, body, sizeof body);
         if (n < 0) {
@@ -164,7 +188,8 @@ static void answer_admitted(gw_conn_t *c, gw_room_t *r, bool json, const char *s
     }
     /* back to the page the buyer asked for, now with a pass */
     char hdrs[2048];
-    snprintf(hdrs, sizeof hdrs, "%sLocation: %.*s\r\n", set_cookie ? set_cookie : "", (int)redirect_len, redirect);
+    snprintf(hdrs, sizeof hdrs, "%sLocation: %.*s\r\n", set_cookie ? set_cookie : "", (int)redirect_len,
+             redirect);
     static const char body[] = "Your turn: taking you to the site.\n";
     gw_conn_send_local(c, 302, hdrs, "text/plain; charset=utf-8", body, sizeof body - 1);
 }
@@ -208,8 +233,8 @@ static bool try_token(const char *v, size_t len, void *arg) {
     return true;
 }
 
-static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type, int64_t now_s,
-                       wr_token_t *out) {
+static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
+                       int64_t now_s, wr_token_t *out) {
     find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache};
     return gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_token, &f);
 }
@@ -279,8 +304,8 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
     }
     c->op = NULL;
     long long st = -1, expires_ms = 0;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->type == REDIS_REPLY_INTEGER &&
-        rep->element[1]->type == REDIS_REPLY_INTEGER) {
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER) {
         st = rep->element[0]->integer;
         expires_ms = rep->element[1]->integer;
     }
@@ -292,15 +317,16 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         pass.expires_at = expires_ms / 1000;
         pass.max_until = pass.expires_at;
         char hdr[512];
-        if (pass.expires_at > now_s && cookie_for(c, op->room->cfg->name, &pass, hdr, sizeof hdr, now_s) == 0) {
+        if (pass.expires_at > now_s &&
+            cookie_for(c, op->room->cfg->name, &pass, hdr, sizeof hdr, now_s) == 0) {
             answer_admitted(c, op->room, op->json, hdr, op->redirect, op->redirect_len);
             free(op);
             return;
         }
     }
     /* 2: skipped earlier, now first in the rejoin lane; 3: not yet; errors: trouble. The place stays. */
-    answer_waiting(c, op->room, op->json, st == 2 || st == 3, st == 2 ? op->room->view.boundary : op->tok.serial,
-                   NULL);
+    answer_waiting(c, op->room, op->json, st == 2 || st == 3,
+                   st == 2 ? op->room->view.boundary : op->tok.serial, NULL);
     free(op);
 }
 
@@ -327,7 +353,8 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
             static const char body[] =
                 "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>You left the queue</title>"
                 "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
-                "<h1>You left the queue</h1><p>Your place went to the next person. Thank you.</p></body></html>\n";
+                "<h1>You left the queue</h1><p>Your place went to the next person. Thank "
+                "you.</p></body></html>\n";
             gw_conn_send_local(c, 200, hdr, "text/html; charset=utf-8", body, sizeof body - 1);
         }
     }
@@ -347,7 +374,8 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     gw_conn_arm(c, c->w->cfg->send_timeout_ms); /* a Redis that never answers must not hold the client */
     if (op->kind == OP_LEAVE) {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
-        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid, GW_LOG_MAXLEN};
+        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid,
+                              GW_LOG_MAXLEN};
         size_t lens[8];
         for (int i = 0; i < 8; i++)
             lens[i] = strlen(argv[i]);
@@ -363,8 +391,9 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
         snprintf(session, sizeof session, "%d", GW_SESSION_MS);
         snprintf(claim, sizeof claim, "%d", GW_CLAIM_MS);
-        const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin, r->key_log, serial,
-                              vhex, now, session, claim, gwid, GW_LOG_MAXLEN};
+        const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin,
+                              r->key_log,      serial,          vhex,          now,
+                              session,         claim,           gwid,          GW_LOG_MAXLEN};
         size_t lens[12];
         for (int i = 0; i < 12; i++)
             lens[i] = strlen(argv[i]);
@@ -407,10 +436,15 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     int64_t now_s = wall_ms() / 1000;
     bool json = status_endpoint || accepts_json(hs);
     wr_token_t tok;
-    if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok))
+    if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok)) {
+        c->pass_room = cfg; /* the origin may end the session (Waitroom-Release: done) */
+        c->pass_serial = tok.serial;
+        memcpy(c->pass_visitor, tok.visitor, sizeof c->pass_visitor);
         return false; /* admitted: no Redis, straight to the origin */
+    }
     bool fresh = gw_room_fresh(r, uv_now(&c->w->loop));
-    if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) && !gw_room_view_has_left(&r->view, tok.serial)) {
+    if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) &&
+        !gw_room_view_has_left(&r->view, tok.serial)) {
         if (fresh && tok.serial > r->view.seq && r->owner->redis.connected) {
             /* Redis does not know this place (its data was lost): register it again at this serial */
             gw_room_op_t *op = calloc(1, sizeof *op);
@@ -437,7 +471,9 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         op->kind = OP_CLAIM;
         op->json = json;
         op->tok = tok;
-        long rl = status_endpoint ? -1 : gw_redirect_sanitize(target, target_len, op->redirect, sizeof op->redirect);
+        long rl = status_endpoint
+                      ? -1
+                      : gw_redirect_sanitize(target, target_len, op->redirect, sizeof op->redirect);
         if (rl < 0) {
             memcpy(op->redirect, "/", 2);
             rl = 1;
@@ -482,4 +518,30 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) 
     op->json = accepts_json(hs) || !accepts_html(hs);
     op->tok = tok;
     start_op(c, op);
+}
+
+static void on_released(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    (void)rep;
+    (void)arg; /* fire and forget: the pass cookie is deleted whatever Redis says */
+}
+
+const char *gw_gate_release(gw_conn_t *c) {
+    const wr_room_cfg_t *cfg = c->pass_room;
+    gw_room_t *r = cfg && c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
+    if (!r)
+        return NULL;
+    wr_token_t t = {.visitor = {0}};
+    memcpy(t.visitor, c->pass_visitor, sizeof t.visitor);
+    char vhex[33], serial[24], now[24], gwid[16];
+    visitor_hex(&t, vhex);
+    snprintf(serial, sizeof serial, "%llu", (unsigned long long)c->pass_serial);
+    snprintf(now, sizeof now, "%lld", (long long)wall_ms());
+    snprintf(gwid, sizeof gwid, "w%d", c->w->id);
+    const char *argv[] = {r->key_active, r->key_log, serial, vhex, now, "released", gwid, GW_LOG_MAXLEN};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_released, NULL, 2, 8, argv, lens);
+    return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
 }

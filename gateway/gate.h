@@ -26,4 +26,8 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *h
 /* POST /__waitroom/leave: frees the visitor's place at once (leave.lua) and deletes the cookie. */
 void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs);
 
+/* The origin said the session is over (Waitroom-Release: done): release.lua frees its capacity, and
+ * the returned header line deletes the pass. NULL when the request carried no pass. */
+const char *gw_gate_release(gw_conn_t *c);
+
 #endif

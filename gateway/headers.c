@@ -200,10 +200,13 @@ long gw_build_response_head(const gw_hdrs_t *hs, const gw_status_line_t *s, char
                 put_header(&w, hs, i);
             continue;
         }
-        if (is_hop_by_hop(hs, i, &ct) || gw_hdr_name_is(hs, i, "via"))
+        if (is_hop_by_hop(hs, i, &ct) || gw_hdr_name_is(hs, i, "via") ||
+            gw_hdr_name_is(hs, i, "waitroom-release") || gw_hdr_name_is(hs, i, "waitroom-inventory"))
             continue;
         put_header(&w, hs, i);
     }
+    if (s->extra)
+        wr_buf_puts(&w, s->extra);
     put_joined(&w, hs, "via", "Via", true, GW_VIA_TOKEN);
     if (!s->keep_alive)
         PUTS(&w, "Connection: close\r\n");

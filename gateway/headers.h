@@ -40,6 +40,7 @@ typedef struct {
     bool keep_alive;    /* what we promise the client */
     bool client_http10; /* client spoke HTTP/1.0: say keep-alive explicitly */
     bool drop_framing;  /* we re-frame the body (de-chunk for HTTP/1.0): drop Transfer-Encoding */
+    const char *extra;  /* complete header lines to add ("Name: value\r\n"...), or NULL */
 } gw_status_line_t;
 
 /* Case-insensitive comparison of a header name slice with a lower-case literal. */
@@ -52,7 +53,8 @@ bool gw_hdr_has_token(const gw_hdrs_t *hs, size_t i, const char *lower);
 /* Writes the request head for the origin into out. Returns its length, or -1 if cap is too small. */
 long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *out, size_t cap);
 
-/* Writes the response head for the client into out. Returns its length, or -1 if cap is too small. */
+/* Writes the response head for the client into out. Returns its length, or -1 if cap is too small.
+ * The origin's Waitroom-* headers are for the gateway and never reach the client. */
 long gw_build_response_head(const gw_hdrs_t *hs, const gw_status_line_t *s, char *out, size_t cap);
 
 /* Parser-callback helpers shared by the client and origin sides: header names and values arrive as

@@ -12,12 +12,14 @@
  * (or de-chunked for HTTP/1.0 clients), straight from this connection's read buffer. Back-pressure:
  * while the client write is pending, the buffer is not touched; when it is full, reading stops. */
 #include "common/log.h"
+#include "gateway/gate.h"
 #include "gateway/http.h"
 #include "gateway/worker.h"
 
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void up_close(gw_upstream_t *u);
 static void up_fail(gw_upstream_t *u, bool timeout);
@@ -295,7 +297,15 @@ static int on_head(gw_upstream_t *u) {
     if (w->stopping)
         c->keep_alive = 0;
     gw_hdrs_t hs = {u->blk->in, u->blk->hdrs, u->nhdrs};
+    const char *extra = NULL;
+    if (c->pass_room) {
+        long rel = gw_hdr_find(&(gw_hdrs_t){u->blk->in, u->blk->hdrs, u->nhdrs}, "waitroom-release");
+        if (rel >= 0 && u->blk->hdrs[rel].value_len == 4 &&
+            strncasecmp(u->blk->in + u->blk->hdrs[rel].value_off, "done", 4) == 0)
+            extra = gw_gate_release(c);
+    }
     gw_status_line_t sl = {
+        .extra = extra,
         .status = st,
         .reason = u->blk->in + u->status_off,
         .reason_len = u->status_len,

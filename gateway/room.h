@@ -33,7 +33,7 @@ typedef struct {
     bool refreshing;
     bool restoring;
     uint64_t max_boundary; /* highest boundary ever seen: put back if Redis loses the room */
-    uint64_t *hb; /* set of serials (+1) that showed a sign of life since the last flush */
+    uint64_t *hb;          /* set of serials (+1) that showed a sign of life since the last flush */
     size_t nhb, hbcap;
 } gw_room_t;
 

@@ -177,7 +177,10 @@ struct gw_conn {
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
-    struct gw_room_op *op; /* a Redis call in flight for this request (join, claim) */
+    struct gw_room_op *op;          /* a Redis call in flight for this request (join, claim) */
+    const wr_room_cfg_t *pass_room; /* the request came in with a valid pass for this room ... */
+    uint64_t pass_serial;           /* ... held by this serial (for Waitroom-Release) */
+    uint8_t pass_visitor[16];
     char client_ip[INET6_ADDRSTRLEN];
 };
 
@@ -218,7 +221,7 @@ struct gw_worker {
     gw_pool_t pool;
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
-    const wr_keyring_t *keys; /* token keys, read-only, shared by all workers */
+    const wr_keyring_t *keys;      /* token keys, read-only, shared by all workers */
     gw_token_cache_t *token_cache; /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
 };
 

@@ -234,6 +234,8 @@ class Origin:
         elif t.startswith("/interim"):
             c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
             self._send(c, 200, b"after interim\n")
+        elif "release=done" in t:  # the origin ends the buyer's session
+            self._send(c, 200, b"thanks for your order\n", [("Waitroom-Release", "done")])
         elif t.startswith("/conn-id"):
             self._send(c, 200, str(cid).encode())
         elif t.startswith("/hop"):

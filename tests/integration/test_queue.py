@@ -186,6 +186,27 @@ class Queue(unittest.TestCase):
         self.assertIn(b"abandoned", log)
         self.assertIn(b"rejoined", log)
 
+    def test_origin_releases_the_session(self):
+        self.clear_queue()
+        v = Visitor(self.gw.port)
+        v.get("/checkout", json_=True)
+        self.admit(1)
+        active0 = self.r.call("ZCARD", "wr:{sale}:active")
+        self.assertEqual(v.get("/checkout").status, 302)
+        self.assertEqual(self.r.call("ZCARD", "wr:{sale}:active"), active0 + 1)
+        r = v.get("/checkout/pay?release=done")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"thanks for your order\n")
+        self.assertIsNone(r.header("waitroom-release"))  # for the gateway only
+        self.assertRegex(r.header("set-cookie"), r"^wr_p=; Path=/; Max-Age=0")
+        time.sleep(0.3)
+        self.assertEqual(self.r.call("ZCARD", "wr:{sale}:active"), active0)  # its capacity is free at once
+        log = [dict(zip(f[::2], f[1::2]))[b"ev"] for _, f in self.r.call("XRANGE", "wr:{sale}:log", "-", "+")]
+        self.assertIn(b"released", log)
+        # without the pass, the checkout is behind the queue again
+        self.assertEqual(v.cookies.get("wr_p"), "")
+        self.assertNotEqual(v.get("/checkout", json_=True).body.find(b'"state"'), -1)
+
     def test_status_without_token_makes_no_place(self):
         v = Visitor(self.gw.port)
         seq = int(self.r.call("GET", "wr:{sale}:seq") or 0)

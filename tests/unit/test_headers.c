@@ -192,6 +192,22 @@ static void test_response_head(void **state) {
     assert_non_null(strstr(response(p, odd), "HTTP/1.1 599 Custom Thing\r\n"));
 }
 
+static void test_waitroom_headers_stay_with_the_gateway(void **state) {
+    (void)state;
+    const char *p[] = {"Content-Type", "text/html", "Waitroom-Release", "done", "waitroom-inventory",
+                       "12",           NULL};
+    gw_status_line_t s = {.status = 200,
+                          .reason = "OK",
+                          .reason_len = 2,
+                          .keep_alive = true,
+                          .extra = "Set-Cookie: wr_p=; Max-Age=0\r\n"};
+    const char *out = response(p, s);
+    assert_null(strstr(out, "Waitroom-Release"));
+    assert_null(strstr(out, "waitroom-inventory"));
+    assert_non_null(strstr(out, "Content-Type: text/html\r\n"));
+    assert_non_null(strstr(out, "\r\nSet-Cookie: wr_p=; Max-Age=0\r\n"));
+}
+
 static void test_lookup_helpers(void **state) {
     (void)state;
     hdrs_t t;
@@ -242,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_forwarded_headers_trusted),
         cmocka_unit_test(test_request_overflow),
         cmocka_unit_test(test_response_head),
+        cmocka_unit_test(test_waitroom_headers_stay_with_the_gateway),
         cmocka_unit_test(test_lookup_helpers),
         cmocka_unit_test(test_parser_callback_helpers),
     };
