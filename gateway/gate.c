@@ -361,6 +361,15 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
     free(op);
 }
 
+/* EVALSHA of one of the room scripts with C-string arguments (keys first). */
+static void eval(gw_room_t *r, wr_lua_script_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
+                 const char **argv) {
+    size_t lens[16];
+    for (int i = 0; i < argc && i < 16; i++)
+        lens[i] = strlen(argv[i]);
+    wr_redis_eval(&r->owner->redis, script, cb, arg, nkeys, argc, argv, lens);
+}
+
 static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     gw_room_t *r = op->room;
     char vhex[33], serial[24], now[24], session[24], claim[24], gwid[16];
@@ -376,17 +385,11 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
         const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid,
                               GW_LOG_MAXLEN};
-        size_t lens[8];
-        for (int i = 0; i < 8; i++)
-            lens[i] = strlen(argv[i]);
-        wr_redis_eval(&r->owner->redis, WR_LUA_LEAVE, on_leave, op, 3, 8, argv, lens);
+        eval(r, WR_LUA_LEAVE, on_leave, op, 3, 8, argv);
     } else if (op->kind == OP_JOIN) {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial); /* 0: a new place */
         const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, serial, GW_LOG_MAXLEN};
-        size_t lens[8];
-        for (int i = 0; i < 8; i++)
-            lens[i] = strlen(argv[i]);
-        wr_redis_eval(&r->owner->redis, WR_LUA_JOIN, on_join, op, 3, 8, argv, lens);
+        eval(r, WR_LUA_JOIN, on_join, op, 3, 8, argv);
     } else {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
         snprintf(session, sizeof session, "%d", GW_SESSION_MS);
@@ -394,38 +397,38 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
         const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin,
                               r->key_log,      serial,          vhex,          now,
                               session,         claim,           gwid,          GW_LOG_MAXLEN};
-        size_t lens[12];
-        for (int i = 0; i < 12; i++)
-            lens[i] = strlen(argv[i]);
-        wr_redis_eval(&r->owner->redis, WR_LUA_CLAIM, on_claim, op, 5, 12, argv, lens);
+        eval(r, WR_LUA_CLAIM, on_claim, op, 5, 12, argv);
     }
 }
 
 /* ---- the decision ------------------------------------------------------------------------------- */
 
-static bool accepts_json(const gw_hdrs_t *hs) {
+/* Whether any Accept header names the media type (a plain substring test: q-values are not weighed). */
+static bool accepts(const gw_hdrs_t *hs, const char *type) {
+    size_t tl = strlen(type);
     for (size_t i = 0; i < hs->n; i++) {
         if (!gw_hdr_name_is(hs, i, "accept"))
             continue;
         const char *v = hs->base + hs->h[i].value_off;
         size_t n = hs->h[i].value_len;
-        for (size_t k = 0; k + 16 <= n; k++)
-            if (strncasecmp(v + k, "application/json", 16) == 0)
+        for (size_t k = 0; k + tl <= n; k++)
+            if (strncasecmp(v + k, type, tl) == 0)
                 return true;
     }
     return false;
 }
 
-static bool accepts_html(const gw_hdrs_t *hs) {
-    long a = gw_hdr_find(hs, "accept");
-    if (a < 0)
-        return false;
-    const char *v = hs->base + hs->h[a].value_off;
-    size_t n = hs->h[a].value_len;
-    for (size_t k = 0; k + 9 <= n; k++)
-        if (strncasecmp(v + k, "text/html", 9) == 0)
-            return true;
-    return false;
+/* A Redis call on behalf of this request; NULL if out of memory. */
+static gw_room_op_t *new_op(gw_room_t *r, int kind, bool json, const wr_token_t *tok) {
+    gw_room_op_t *op = calloc(1, sizeof *op);
+    if (op) {
+        op->room = r;
+        op->kind = kind;
+        op->json = json;
+        if (tok)
+            op->tok = *tok;
+    }
+    return op;
 }
 
 bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs, const char *target,
@@ -434,7 +437,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     if (!r || cfg->state == WR_ROOM_CLOSED)
         return false; /* a closed room lets traffic through */
     int64_t now_s = wall_ms() / 1000;
-    bool json = status_endpoint || accepts_json(hs);
+    bool json = status_endpoint || accepts(hs, "application/json");
     wr_token_t tok;
     if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok)) {
         c->pass_room = cfg; /* the origin may end the session (Waitroom-Release: done) */
@@ -447,12 +450,8 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         !gw_room_view_has_left(&r->view, tok.serial)) {
         if (fresh && tok.serial > r->view.seq && r->owner->redis.connected) {
             /* Redis does not know this place (its data was lost): register it again at this serial */
-            gw_room_op_t *op = calloc(1, sizeof *op);
+            gw_room_op_t *op = new_op(r, OP_JOIN, json, &tok);
             if (op) {
-                op->room = r;
-                op->kind = OP_JOIN;
-                op->json = json;
-                op->tok = tok;
                 start_op(c, op);
                 return true;
             }
@@ -462,15 +461,11 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
             answer_waiting(c, r, json, true, tok.serial, NULL);
             return true;
         }
-        gw_room_op_t *op = calloc(1, sizeof *op);
+        gw_room_op_t *op = new_op(r, OP_CLAIM, json, &tok);
         if (!op) {
             answer_waiting(c, r, json, true, tok.serial, NULL);
             return true;
         }
-        op->room = r;
-        op->kind = OP_CLAIM;
-        op->json = json;
-        op->tok = tok;
         long rl = status_endpoint
                       ? -1
                       : gw_redirect_sanitize(target, target_len, op->redirect, sizeof op->redirect);
@@ -486,14 +481,11 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         answer_waiting(c, r, json, false, 0, NULL); /* no place is made by a status poll, nor without Redis */
         return true;
     }
-    gw_room_op_t *op = calloc(1, sizeof *op);
+    gw_room_op_t *op = new_op(r, OP_JOIN, json, NULL);
     if (!op) {
         answer_waiting(c, r, json, false, 0, NULL);
         return true;
     }
-    op->room = r;
-    op->kind = OP_JOIN;
-    op->json = json;
     op->tok.type = WR_TOKEN_QUEUE;
     randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
     start_op(c, op);
@@ -508,15 +500,12 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) 
         gw_conn_send_local(c, 400, NULL, "application/json", body, sizeof body - 1);
         return;
     }
-    gw_room_op_t *op = calloc(1, sizeof *op);
+    gw_room_op_t *op =
+        new_op(r, OP_LEAVE, accepts(hs, "application/json") || !accepts(hs, "text/html"), &tok);
     if (!op) {
         gw_conn_send_local(c, 503, NULL, "application/json", "{\"left\":false}\n", 15);
         return;
     }
-    op->room = r;
-    op->kind = OP_LEAVE;
-    op->json = accepts_json(hs) || !accepts_html(hs);
-    op->tok = tok;
     start_op(c, op);
 }
 
@@ -539,9 +528,6 @@ const char *gw_gate_release(gw_conn_t *c) {
     snprintf(now, sizeof now, "%lld", (long long)wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", c->w->id);
     const char *argv[] = {r->key_active, r->key_log, serial, vhex, now, "released", gwid, GW_LOG_MAXLEN};
-    size_t lens[8];
-    for (int i = 0; i < 8; i++)
-        lens[i] = strlen(argv[i]);
-    wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_released, NULL, 2, 8, argv, lens);
+    eval(r, WR_LUA_RELEASE, on_released, NULL, 2, 8, argv);
     return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
 }
