@@ -453,6 +453,10 @@ static int room_key(parser_t *p, const char *key, const char *val) {
     ROOM_I64("min_rate", min_rate, 10000000)
     ROOM_I64("max_rate", max_rate, 10000000)
     ROOM_I64("target_p99_ms", target_p99_ms, 600000)
+    ROOM_I64("claim_window_s", claim_window_s, 86400)
+    ROOM_I64("session_ttl_s", session_ttl_s, 86400)
+    ROOM_I64("abandon_after_s", abandon_after_s, 86400)
+    ROOM_I64("queue_token_ttl_s", queue_token_ttl_s, 90 * 86400)
 #undef ROOM_I64
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
@@ -468,6 +472,14 @@ static int check_room(parser_t *p, wr_room_cfg_t *r) {
         rc = fail(p, "open_at", "missing: state = scheduled needs an opening time");
     else if (r->mode == WR_MODE_ADAPTIVE && r->max_rate < r->min_rate)
         rc = fail(p, "max_rate", "is below min_rate");
+    else if (r->claim_window_s < 10 || r->session_ttl_s < 10 || r->abandon_after_s < 10)
+        rc = fail(p,
+                  r->claim_window_s < 10  ? "claim_window_s"
+                  : r->session_ttl_s < 10 ? "session_ttl_s"
+                                          : "abandon_after_s",
+                  "must be at least 10 seconds");
+    else if (r->queue_token_ttl_s < 3600)
+        rc = fail(p, "queue_token_ttl_s", "must be at least 3600 seconds (a place must outlive the queue)");
     p->line = saved;
     return rc;
 }
@@ -513,6 +525,10 @@ static int open_section(parser_t *p, const char *name) {
     r->max_rate = 6000;
     r->target_p99_ms = 1000;
     r->max_error_rate = 0.01;
+    r->claim_window_s = 120;
+    r->session_ttl_s = 600;
+    r->abandon_after_s = 60;
+    r->queue_token_ttl_s = 7 * 86400;
     p->room = r;
     return 0;
 }

@@ -46,6 +46,10 @@ typedef struct {
     int64_t max_rate;
     int64_t target_p99_ms;
     double max_error_rate;
+    int64_t claim_window_s;    /* an admitted visitor must show up within this, else a no-show */
+    int64_t session_ttl_s;     /* a claimed session lasts this long */
+    int64_t abandon_after_s;   /* a waiting visitor silent this long is skipped when their turn comes */
+    int64_t queue_token_ttl_s; /* how long a queue token (and so a place) stays valid */
 } wr_room_cfg_t;
 
 typedef struct {

@@ -282,7 +282,7 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     int64_t now_s = wall_ms() / 1000;
     op->tok.serial = (uint64_t)rep->integer;
     op->tok.issued_at = now_s;
-    op->tok.expires_at = now_s + GW_QUEUE_TOKEN_TTL_S;
+    op->tok.expires_at = now_s + op->room->cfg->queue_token_ttl_s;
     char hdr[512];
     if (cookie_for(c, op->room->cfg->name, &op->tok, hdr, sizeof hdr, now_s) < 0) {
         answer_waiting(c, op->room, op->json, false, 0, NULL);
@@ -392,8 +392,8 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
         eval(r, WR_LUA_JOIN, on_join, op, 3, 8, argv);
     } else {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
-        snprintf(session, sizeof session, "%d", GW_SESSION_MS);
-        snprintf(claim, sizeof claim, "%d", GW_CLAIM_MS);
+        snprintf(session, sizeof session, "%lld", (long long)r->cfg->session_ttl_s * 1000);
+        snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
         const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin,
                               r->key_log,      serial,          vhex,          now,
                               session,         claim,           gwid,          GW_LOG_MAXLEN};

@@ -13,9 +13,6 @@
 
 #include <stdbool.h>
 
-#define GW_QUEUE_TOKEN_TTL_S (7 * 86400)
-#define GW_SESSION_MS (10 * 60 * 1000)
-#define GW_CLAIM_MS (2 * 60 * 1000)
 #define GW_LOG_MAXLEN "100000"
 
 /* Decides for a request on a protected path of `room`. Returns true when the gateway answers it

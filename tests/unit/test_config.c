@@ -117,6 +117,18 @@ static void test_every_section(void **state) {
     assert_int_equal(r->max_active, 500);
     assert_int_equal(r->target_p99_ms, 800);
     assert_true(r->max_error_rate > 0.0499 && r->max_error_rate < 0.0501);
+    assert_int_equal(r->claim_window_s, 120); /* queue timeouts: defaults */
+    assert_int_equal(r->session_ttl_s, 600);
+    assert_int_equal(r->abandon_after_s, 60);
+    assert_int_equal(r->queue_token_ttl_s, 7 * 86400);
+    wr_config_free(c);
+    c = load("[room t]\npaths = /a\nclaim_window_s = 30\nsession_ttl_s = 900\nabandon_after_s = 45\n"
+             "queue_token_ttl_s = 86400\n");
+    assert_non_null(c);
+    assert_int_equal(c->rooms[0].claim_window_s, 30);
+    assert_int_equal(c->rooms[0].session_ttl_s, 900);
+    assert_int_equal(c->rooms[0].abandon_after_s, 45);
+    assert_int_equal(c->rooms[0].queue_token_ttl_s, 86400);
     wr_config_free(c);
 }
 
@@ -210,6 +222,11 @@ static void test_room_errors(void **state) {
     refused("[room x]\npaths = /a\nrate_per_minute = -1\n",
             "t.ini:3: [room x] rate_per_minute: '-1' is not a whole number in 0..10000000");
     refused("[room x]\npaths =\n", "t.ini:2: [room x] paths: empty list");
+    refused("[room x]\npaths = /a\nclaim_window_s = 5\n",
+            "t.ini:1: [room x] claim_window_s: must be at least 10 seconds");
+    refused("[room x]\npaths = /a\nqueue_token_ttl_s = 60\n",
+            "t.ini:1: [room x] queue_token_ttl_s: must be at least 3600 seconds (a place must outlive the "
+            "queue)");
     refused("[room x]\npaths = /a\n[gateway]\ncase_sensitive_paths = true\n",
             "t.ini:4: [gateway] case_sensitive_paths: must come before the first [room] section");
 }
