@@ -255,15 +255,24 @@ static void visitor_hex(const wr_token_t *t, char out[33]) {
     sodium_bin2hex(out, 33, t->visitor, sizeof t->visitor);
 }
 
-static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
-    (void)redis;
-    gw_room_op_t *op = arg;
+/* The connection an answered op was for, detached from the op; NULL (and the op freed) if the client
+ * went away meanwhile. */
+static gw_conn_t *op_conn(gw_room_op_t *op) {
     gw_conn_t *c = op->c;
     if (!c) {
         free(op);
-        return;
+        return NULL;
     }
     c->op = NULL;
+    return c;
+}
+
+static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_op_t *op = arg;
+    gw_conn_t *c = op_conn(op);
+    if (!c)
+        return;
     if (op->tok.serial) { /* re-registered at the serial of the visitor's token: same place, same cookie */
         bool ok = rep && rep->type == REDIS_REPLY_INTEGER && (uint64_t)rep->integer == op->tok.serial;
         if (ok && op->tok.serial > op->room->view.seq)
@@ -297,12 +306,9 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_op_t *op = arg;
-    gw_conn_t *c = op->c;
-    if (!c) {
-        free(op);
+    gw_conn_t *c = op_conn(op);
+    if (!c)
         return;
-    }
-    c->op = NULL;
     long long st = -1, expires_ms = 0;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
         rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_INTEGER) {
@@ -333,12 +339,9 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_op_t *op = arg;
-    gw_conn_t *c = op->c;
-    if (!c) {
-        free(op);
+    gw_conn_t *c = op_conn(op);
+    if (!c)
         return;
-    }
-    c->op = NULL;
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         static const char body[] = "{\"left\":false,\"error\":\"the queue is unreachable; try again\"}\n";
         gw_conn_send_local(c, 503, NULL, "application/json", body, sizeof body - 1);
