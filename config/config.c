@@ -408,6 +408,20 @@ static int room_key(parser_t *p, const char *key, const char *val) {
         return parse_list(p, key, val, 'p', &c->bypass, &c->nbypass);
     if (!strcmp(key, "hosts"))
         return parse_list(p, key, val, 'h', &c->hosts, &c->nhosts);
+    if (!strcmp(key, "completion_paths"))
+        return parse_list(p, key, val, 'p', &c->completion, &c->ncompletion);
+    if (!strcmp(key, "fail_open")) {
+        if (parse_bool(val, &c->fail_open) < 0)
+            return fail(p, key, "'%s' is not true or false", val);
+        return 0;
+    }
+    if (!strcmp(key, "page_template")) {
+        if (!val[0])
+            return fail(p, key, "empty path");
+        free(c->page_template);
+        c->page_template = resolve_path(p, val);
+        return c->page_template ? 0 : fail(p, key, "out of memory");
+    }
     if (!strcmp(key, "state")) {
         for (int s = WR_ROOM_OPEN; s <= WR_ROOM_CLOSED; s++) {
             if (!strcmp(val, wr_room_state_name((wr_room_state_t)s))) {
@@ -457,6 +471,9 @@ static int room_key(parser_t *p, const char *key, const char *val) {
     ROOM_I64("session_ttl_s", session_ttl_s, 86400)
     ROOM_I64("abandon_after_s", abandon_after_s, 86400)
     ROOM_I64("queue_token_ttl_s", queue_token_ttl_s, 90 * 86400)
+    ROOM_I64("session_max_s", session_max_s, 7 * 86400)
+    ROOM_I64("grace_s", grace_s, 3600)
+    ROOM_I64("log_max_entries", log_max_entries, 100000000)
 #undef ROOM_I64
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
@@ -480,6 +497,12 @@ static int check_room(parser_t *p, wr_room_cfg_t *r) {
                   "must be at least 10 seconds");
     else if (r->queue_token_ttl_s < 3600)
         rc = fail(p, "queue_token_ttl_s", "must be at least 3600 seconds (a place must outlive the queue)");
+    else if (r->session_max_s == 0)
+        r->session_max_s = r->session_ttl_s * 3 > 3600 ? r->session_ttl_s * 3 : 3600;
+    if (!rc && r->session_max_s < r->session_ttl_s)
+        rc = fail(p, "session_max_s", "is below session_ttl_s");
+    else if (!rc && r->log_max_entries < 1000)
+        rc = fail(p, "log_max_entries", "must be at least 1000");
     p->line = saved;
     return rc;
 }
@@ -529,6 +552,9 @@ static int open_section(parser_t *p, const char *name) {
     r->session_ttl_s = 600;
     r->abandon_after_s = 60;
     r->queue_token_ttl_s = 7 * 86400;
+    r->session_max_s = 0; /* default: 3 x session_ttl_s, at least an hour (set in check_room) */
+    r->grace_s = 120;
+    r->log_max_entries = 2000000;
     p->room = r;
     return 0;
 }
@@ -716,6 +742,8 @@ void wr_config_free(wr_config_t *c) {
         free_list(c->rooms[i].paths, c->rooms[i].npaths);
         free_list(c->rooms[i].bypass, c->rooms[i].nbypass);
         free_list(c->rooms[i].hosts, c->rooms[i].nhosts);
+        free_list(c->rooms[i].completion, c->rooms[i].ncompletion);
+        free(c->rooms[i].page_template);
     }
     free(c->rooms);
     free(c->path);

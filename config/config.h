@@ -50,6 +50,13 @@ typedef struct {
     int64_t session_ttl_s;     /* a claimed session lasts this long */
     int64_t abandon_after_s;   /* a waiting visitor silent this long is skipped when their turn comes */
     int64_t queue_token_ttl_s; /* how long a queue token (and so a place) stays valid */
+    int64_t session_max_s;     /* activity extends a session up to this long after the claim */
+    int64_t grace_s;           /* an origin 5xx/timeout during a session extends it by this */
+    char **completion;         /* prefixes whose 2xx/3xx answer ends the session (checkout done) */
+    size_t ncompletion;
+    bool fail_open;        /* Redis unreachable: let everyone through instead of holding the queue */
+    char *page_template;   /* waiting page template file, or NULL for the built-in page */
+    int64_t log_max_entries; /* audit stream cap (approximate, Redis MAXLEN ~) */
 } wr_room_cfg_t;
 
 typedef struct {

@@ -650,6 +650,21 @@ void gw_conn_upstream_ready(gw_conn_t *c) {
 void gw_conn_upstream_failed(gw_conn_t *c, int status) {
     c->waiting = 0;
     c->up = NULL;
+    /* an admitted buyer failed by the site: the session is extended (grace) and they are told so */
+    const char *extra = c->pass_room && !c->writing ? gw_gate_pass_answered(c, status, false) : NULL;
+    if (extra) {
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>The site had a "
+                         "problem</title><body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;"
+                         "padding:0 1em\"><h1>The ticket site had a problem (%d)</h1><p>This was not your "
+                         "fault. Your turn has been extended by %lld minutes: please try again.</p></body>"
+                         "</html>\n",
+                         status, (long long)(c->pass_room->grace_s + 59) / 60);
+        c->keep_alive = 0;
+        gw_conn_send_local(c, status, extra, "text/html; charset=utf-8", body, (size_t)n);
+        return;
+    }
     send_error(c, status);
 }
 
@@ -685,6 +700,7 @@ void gw_conn_response_done(gw_conn_t *c) {
     c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
     c->expect_continue = c->retried = c->has_body = c->is_head = c->local = 0;
     c->pass_room = NULL;
+    c->pass_completion = 0;
     c->err_status = 0;
     c->status = 0;
     llhttp_reset(&c->parser);

@@ -3,6 +3,7 @@
 #include "gateway/gate.h"
 
 #include "common/log.h"
+#include "common/path.h"
 #include "gateway/cookie.h"
 #include "gateway/status.h"
 #include "lua_scripts.h"
@@ -23,6 +24,8 @@ typedef struct gw_room_op {
     char redirect[1024];
     size_t redirect_len;
 } gw_room_op_t;
+
+static void start_op(gw_conn_t *c, gw_room_op_t *op);
 
 void gw_room_op_orphan(gw_room_op_t *op) {
     op->c = NULL;
@@ -321,7 +324,9 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         pass.type = WR_TOKEN_PASS;
         pass.issued_at = now_s;
         pass.expires_at = expires_ms / 1000;
-        pass.max_until = pass.expires_at;
+        pass.max_until = now_s + op->room->cfg->session_max_s;
+        if (pass.max_until < pass.expires_at)
+            pass.max_until = pass.expires_at;
         char hdr[512];
         if (pass.expires_at > now_s &&
             cookie_for(c, op->room->cfg->name, &pass, hdr, sizeof hdr, now_s) == 0) {
@@ -329,6 +334,14 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
             free(op);
             return;
         }
+    }
+    if (st == 5) { /* this place had its session and it is over: a new place at the back */
+        memset(&op->tok, 0, sizeof op->tok);
+        op->tok.type = WR_TOKEN_QUEUE;
+        randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
+        op->kind = OP_JOIN;
+        start_op(c, op);
+        return;
     }
     /* 2: skipped earlier, now first in the rejoin lane; 3: not yet; errors: trouble. The place stays. */
     answer_waiting(c, op->room, op->json, st == 2 || st == 3,
@@ -387,20 +400,21 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     if (op->kind == OP_LEAVE) {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
         const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid,
-                              GW_LOG_MAXLEN};
+                              r->log_maxlen};
         eval(r, WR_LUA_LEAVE, on_leave, op, 3, 8, argv);
     } else if (op->kind == OP_JOIN) {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial); /* 0: a new place */
-        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, serial, GW_LOG_MAXLEN};
+        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, serial, r->log_maxlen};
         eval(r, WR_LUA_JOIN, on_join, op, 3, 8, argv);
     } else {
         snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
         snprintf(session, sizeof session, "%lld", (long long)r->cfg->session_ttl_s * 1000);
         snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
         const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin,
-                              r->key_log,      serial,          vhex,          now,
-                              session,         claim,           gwid,          GW_LOG_MAXLEN};
-        eval(r, WR_LUA_CLAIM, on_claim, op, 5, 12, argv);
+                              r->key_log,      r->key_ended,    serial,        vhex,
+                              now,             session,         claim,         gwid,
+                              r->log_maxlen};
+        eval(r, WR_LUA_CLAIM, on_claim, op, 6, 13, argv);
     }
 }
 
@@ -443,9 +457,15 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     bool json = status_endpoint || accepts(hs, "application/json");
     wr_token_t tok;
     if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok)) {
-        c->pass_room = cfg; /* the origin may end the session (Waitroom-Release: done) */
-        c->pass_serial = tok.serial;
-        memcpy(c->pass_visitor, tok.visitor, sizeof c->pass_visitor);
+        c->pass_room = cfg; /* the origin's answer may end, renew or extend the session */
+        c->pass = tok;
+        size_t pl = 0;
+        while (pl < target_len && target[pl] != '?')
+            pl++;
+        for (size_t i = 0; i < cfg->ncompletion; i++)
+            if (wr_path_has_prefix(target, pl, cfg->completion[i], strlen(cfg->completion[i]),
+                                   c->w->cfg->case_sensitive_paths))
+                c->pass_completion = 1;
         return false; /* admitted: no Redis, straight to the origin */
     }
     bool fresh = gw_room_fresh(r, uv_now(&c->w->loop));
@@ -512,25 +532,75 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) 
     start_op(c, op);
 }
 
-static void on_released(wr_redis_t *redis, const redisReply *rep, void *arg) {
+static void on_fire_and_forget(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    (void)rep;
-    (void)arg; /* fire and forget: the pass cookie is deleted whatever Redis says */
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        WR_WARN("session update refused", "what=%s error=\"%.200s\"", (const char *)arg, rep->str);
 }
 
-const char *gw_gate_release(gw_conn_t *c) {
+/* release.lua or extend.lua for the pass this request carried; nobody waits for the answer. */
+static void session_call(gw_conn_t *c, gw_room_t *r, const char *reason, int64_t new_end_ms, int status) {
+    char vhex[33], serial[24], now[24], gwid[16], end[24], st[8];
+    visitor_hex(&c->pass, vhex);
+    snprintf(serial, sizeof serial, "%llu", (unsigned long long)c->pass.serial);
+    snprintf(now, sizeof now, "%lld", (long long)wall_ms());
+    snprintf(gwid, sizeof gwid, "w%d", c->w->id);
+    if (new_end_ms == 0) {
+        const char *argv[] = {r->key_active, r->key_log, r->key_ended, serial, vhex, now, reason, gwid,
+                              r->log_maxlen};
+        eval(r, WR_LUA_RELEASE, on_fire_and_forget, "release", 3, 9, argv);
+        return;
+    }
+    snprintf(end, sizeof end, "%lld", (long long)new_end_ms);
+    snprintf(st, sizeof st, "%d", status);
+    const char *argv[] = {r->key_active, r->key_log, serial, vhex, now, end, reason, gwid, r->log_maxlen, st};
+    eval(r, WR_LUA_EXTEND, on_fire_and_forget, "extend", 2, 10, argv);
+}
+
+const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
     const wr_room_cfg_t *cfg = c->pass_room;
     gw_room_t *r = cfg && c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
     if (!r)
         return NULL;
-    wr_token_t t = {.visitor = {0}};
-    memcpy(t.visitor, c->pass_visitor, sizeof t.visitor);
-    char vhex[33], serial[24], now[24], gwid[16];
-    visitor_hex(&t, vhex);
-    snprintf(serial, sizeof serial, "%llu", (unsigned long long)c->pass_serial);
-    snprintf(now, sizeof now, "%lld", (long long)wall_ms());
-    snprintf(gwid, sizeof gwid, "w%d", c->w->id);
-    const char *argv[] = {r->key_active, r->key_log, serial, vhex, now, "released", gwid, GW_LOG_MAXLEN};
-    eval(r, WR_LUA_RELEASE, on_released, NULL, 2, 8, argv);
-    return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
+    int64_t now_s = wall_ms() / 1000;
+    wr_token_t *p = &c->pass;
+    if (release || (c->pass_completion && status >= 200 && status < 400)) {
+        session_call(c, r, release ? "released" : "completed", 0, 0);
+        c->pass_room = NULL; /* once per request */
+        return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
+    }
+    int64_t end;
+    const char *why;
+    if (status >= 500) {
+        if (cfg->grace_s <= 0)
+            return NULL;
+        /* the time the site failed the buyer is given back, but a run of failures cannot stretch the
+         * session further than a whole fresh session plus the grace from now */
+        end = p->expires_at + cfg->grace_s;
+        if (end > now_s + cfg->session_ttl_s + cfg->grace_s)
+            end = now_s + cfg->session_ttl_s + cfg->grace_s;
+        if (end <= p->expires_at) {
+            session_call(c, r, "grace", p->expires_at * 1000, status); /* still logged for support */
+            return NULL;
+        }
+        if (p->max_until < end)
+            p->max_until = end;
+        why = "grace";
+    } else {
+        /* renewal on activity: in the second half of the session, up to session_max_s after the claim */
+        if (p->expires_at - now_s > cfg->session_ttl_s / 2 || p->expires_at >= p->max_until)
+            return NULL;
+        end = now_s + cfg->session_ttl_s;
+        if (end > p->max_until)
+            end = p->max_until;
+        if (end <= p->expires_at)
+            return NULL;
+        why = "extended";
+    }
+    p->expires_at = end;
+    p->issued_at = now_s;
+    if (cookie_for(c, cfg->name, p, c->w->pass_hdr, sizeof c->w->pass_hdr, now_s) < 0)
+        return NULL;
+    session_call(c, r, why, end * 1000, status >= 500 ? status : 0);
+    return c->w->pass_hdr;
 }

@@ -13,8 +13,6 @@
 
 #include <stdbool.h>
 
-#define GW_LOG_MAXLEN "100000"
-
 /* Decides for a request on a protected path of `room`. Returns true when the gateway answers it
  * itself (now or after a Redis call), false when it goes to the origin. */
 bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs, const char *target,
@@ -23,8 +21,11 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *h
 /* POST /__waitroom/leave: frees the visitor's place at once (leave.lua) and deletes the cookie. */
 void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs);
 
-/* The origin said the session is over (Waitroom-Release: done): release.lua frees its capacity, and
- * the returned header line deletes the pass. NULL when the request carried no pass. */
-const char *gw_gate_release(gw_conn_t *c);
+/* The origin answered a request that carried a pass (or the gateway answers for a failed origin with
+ * status >= 500). Ends the session when the origin said so (`release`: Waitroom-Release: done) or a
+ * completion path succeeded; extends it by the room's grace_s on a 5xx or timeout (and logs the
+ * failure as origin_error); renews it on activity in its second half, up to session_max_s. Returns
+ * the header line for the client (the renewed pass, or the pass deleted), or NULL. */
+const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release);
 
 #endif

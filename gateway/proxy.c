@@ -299,10 +299,10 @@ static int on_head(gw_upstream_t *u) {
     gw_hdrs_t hs = {u->blk->in, u->blk->hdrs, u->nhdrs};
     const char *extra = NULL;
     if (c->pass_room) {
-        long rel = gw_hdr_find(&(gw_hdrs_t){u->blk->in, u->blk->hdrs, u->nhdrs}, "waitroom-release");
-        if (rel >= 0 && u->blk->hdrs[rel].value_len == 4 &&
-            strncasecmp(u->blk->in + u->blk->hdrs[rel].value_off, "done", 4) == 0)
-            extra = gw_gate_release(c);
+        long rel = gw_hdr_find(&hs, "waitroom-release");
+        bool done = rel >= 0 && u->blk->hdrs[rel].value_len == 4 &&
+                    strncasecmp(u->blk->in + u->blk->hdrs[rel].value_off, "done", 4) == 0;
+        extra = gw_gate_pass_answered(c, st, done);
     }
     gw_status_line_t sl = {
         .extra = extra,

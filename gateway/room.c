@@ -26,7 +26,7 @@ static void restore(gw_room_t *r) {
         return;
     char floor[24];
     snprintf(floor, sizeof floor, "%llu", (unsigned long long)r->max_boundary);
-    const char *argv[] = {r->key_boundary, r->key_seq, r->key_log, floor, "gw", "100000"};
+    const char *argv[] = {r->key_boundary, r->key_seq, r->key_log, floor, "gw", r->log_maxlen};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(argv[i]);
@@ -168,6 +168,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_active, sizeof r->key_active, "wr:{%s}:active", r->cfg->name);
         snprintf(r->key_rejoin, sizeof r->key_rejoin, "wr:{%s}:rejoin", r->cfg->name);
         snprintf(r->key_log, sizeof r->key_log, "wr:{%s}:log", r->cfg->name);
+        snprintf(r->key_ended, sizeof r->key_ended, "wr:{%s}:ended", r->cfg->name);
+        snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {
         rs->scripts[i].name = wr_lua_names[i];

@@ -27,7 +27,8 @@ typedef struct {
     gw_rooms_t *owner;
     const wr_room_cfg_t *cfg;
     char key_boundary[96], key_seq[96], key_left[96], key_seen[96];
-    char key_admitted[96], key_active[96], key_rejoin[96], key_log[96];
+    char key_admitted[96], key_active[96], key_rejoin[96], key_log[96], key_ended[96];
+    char log_maxlen[24]; /* the room's audit stream cap, as an argument for the scripts */
     gw_room_view_t view;
     gw_eta_t eta;
     bool refreshing;

@@ -179,8 +179,8 @@ struct gw_conn {
     uint64_t started_ms;
     struct gw_room_op *op;          /* a Redis call in flight for this request (join, claim) */
     const wr_room_cfg_t *pass_room; /* the request came in with a valid pass for this room ... */
-    uint64_t pass_serial;           /* ... held by this serial (for Waitroom-Release) */
-    uint8_t pass_visitor[16];
+    wr_token_t pass;                /* ... this one (release, renewal, grace: gate.c) */
+    unsigned pass_completion : 1;   /* ... and asks for one of the room's completion paths */
     char client_ip[INET6_ADDRSTRLEN];
 };
 
@@ -223,6 +223,7 @@ struct gw_worker {
     bool has_rooms;
     const wr_keyring_t *keys;      /* token keys, read-only, shared by all workers */
     gw_token_cache_t *token_cache; /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
+    char pass_hdr[512];            /* a renewed pass's Set-Cookie, from gw_gate_pass_answered */
 };
 
 /* worker.c */

@@ -1,7 +1,7 @@
 -- admit: one admission tick. Moves the boundary and admits up to n visitors.
--- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch
+-- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended
 -- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan
--- Returns {admitted, boundary, no_shows, abandoned, skipped_left}.
+-- Returns {admitted, boundary, no_shows, abandoned, skipped_left, expired}.
 -- Refuses (error FENCED) a caller whose epoch is not the current one, so a paused old controller
 -- cannot move the boundary; a tick id already applied returns the stored result and changes nothing.
 local n, now = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -12,9 +12,11 @@ local cur_epoch = redis.call('GET', KEYS[9])
 if cur_epoch and cur_epoch ~= ARGV[6] then
   return redis.error_reply('FENCED current epoch ' .. cur_epoch)
 end
-local last = redis.call('HMGET', KEYS[8], 'id', 'admitted', 'boundary', 'no_shows', 'abandoned', 'left')
+local last = redis.call('HMGET', KEYS[8], 'id', 'admitted', 'boundary', 'no_shows', 'abandoned', 'left',
+  'expired')
 if last[1] and tonumber(last[1]) >= tick then
-  return {tonumber(last[2]), tonumber(last[3]), tonumber(last[4]), tonumber(last[5]), tonumber(last[6])}
+  return {tonumber(last[2]), tonumber(last[3]), tonumber(last[4]), tonumber(last[5]), tonumber(last[6]),
+    tonumber(last[7] or '0')}
 end
 
 local function log(ev, s)
@@ -27,6 +29,15 @@ for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - claim_ms))
   redis.call('ZREM', KEYS[5], s)
   log('no_show', s)
   no_shows = no_shows + 1
+end
+
+-- sessions past their end (no release came): over, and their capacity is back
+local expired = 0
+for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now)) do
+  redis.call('ZREM', KEYS[10], s)
+  redis.call('ZADD', KEYS[11], now, s)
+  log('expired', s)
+  expired = expired + 1
 end
 
 local admitted = 0
@@ -63,5 +74,5 @@ while admitted < n and b < seq and scanned < max_scan do
 end
 redis.call('SET', KEYS[2], b)
 redis.call('HSET', KEYS[8], 'id', tick, 'admitted', admitted, 'boundary', b, 'no_shows', no_shows,
-  'abandoned', abandoned, 'left', skipped_left, 'ms', now)
-return {admitted, b, no_shows, abandoned, skipped_left}
+  'abandoned', abandoned, 'left', skipped_left, 'expired', expired, 'ms', now)
+return {admitted, b, no_shows, abandoned, skipped_left, expired}

@@ -1,9 +1,10 @@
 -- claim: a visitor whose serial the boundary has passed shows up (polls or requests).
--- KEYS: boundary, admitted, active, rejoin, log
+-- KEYS: boundary, admitted, active, rejoin, log, ended
 -- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen
 -- Returns {status, expires_ms}: 1 claimed now (a session until expires_ms), 2 skipped earlier and now
 -- queued in the rejoin lane (admitted next), 3 still waiting (the boundary has not passed it),
--- 4 already has an active session (until expires_ms).
+-- 4 already has an active session (until expires_ms), 5 had its session and it is over (released or
+-- expired): this place is spent, and a token replayed afterwards gets no second turn.
 local s, now = tonumber(ARGV[1]), tonumber(ARGV[3])
 local session_ms, claim_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function log(ev)
@@ -11,8 +12,17 @@ local function log(ev)
     'gw', ARGV[6], 'ms', now)
 end
 local active = redis.call('ZSCORE', KEYS[3], s)
-if active and tonumber(active) > now then
-  return {4, tonumber(active)}
+if active then
+  if tonumber(active) > now then
+    return {4, tonumber(active)}
+  end
+  redis.call('ZREM', KEYS[3], s) -- ran out before the controller's tick noticed
+  redis.call('ZADD', KEYS[6], now, s)
+  log('expired')
+  return {5, 0}
+end
+if redis.call('ZSCORE', KEYS[6], s) then
+  return {5, 0}
 end
 local at = redis.call('ZSCORE', KEYS[2], s)
 if at then

@@ -195,14 +195,14 @@ class Origin:
             body = json.dumps({"method": req.method, "target": t, "headers": req.headers,
                                "body_len": req.body_len, "body_sha256": req.body_sha}).encode()
             self._send(c, 200, body, [("Content-Type", "application/json")])
-        elif t.startswith("/status/"):
-            st = int(t.split("/")[2])
+        elif re.search(r"/status/\d{3}", t):  # also under a protected prefix: /checkout/status/502
+            st = int(re.search(r"/status/(\d{3})", t).group(1))
             if st in (204, 304):
                 c.sendall(b"HTTP/1.1 %d X\r\nX-Status: %d\r\n\r\n" % (st, st))
             else:
                 self._send(c, st, b"status %d\n" % st)
-        elif t.startswith("/slow/"):
-            time.sleep(int(t.split("/")[2]) / 1000.0)
+        elif re.search(r"/slow/\d+", t):
+            time.sleep(int(re.search(r"/slow/(\d+)", t).group(1)) / 1000.0)
             self._send(c, 200, b"slow done\n")
         elif t.startswith("/big/"):
             n = int(t.split("/")[2])
@@ -418,3 +418,30 @@ class GatewayTest(unittest.TestCase):
             return c.read_response(head_request)
         finally:
             c.close()
+
+
+class Visitor:
+    """A buyer's browser, reduced to a cookie jar: one fresh connection per request."""
+
+    def __init__(self, port):
+        self.port, self.cookies = port, {}
+
+    def get(self, path, json_=False, method="GET", extra=""):
+        c = Client(self.port)
+        try:
+            req = "%s %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n%s" % (method, path, extra)
+            if method == "POST":
+                req += "Content-Length: 0\r\n"
+            if json_:
+                req += "Accept: application/json\r\n"
+            if self.cookies:
+                req += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in self.cookies.items())
+            c.send((req + "\r\n").encode())
+            r = c.read_response()
+        finally:
+            c.close()
+        for k, v in r.headers:
+            if k.lower() == "set-cookie":
+                name, rest = v.split("=", 1)
+                self.cookies[name] = rest.split(";", 1)[0]
+        return r

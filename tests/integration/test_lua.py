@@ -27,7 +27,7 @@ class Room:
     def __init__(self, r, name):
         self.r, self.name = r, name
         self.sha = {n: r.call("SCRIPT", "LOAD", script(n)).decode()
-                    for n in ("join", "leave", "admit", "claim", "release", "view")}
+                    for n in ("join", "leave", "admit", "claim", "release", "view", "extend")}
         self.tick = 0
 
     def k(self, what):
@@ -52,15 +52,16 @@ class Room:
         if tick is None:
             self.tick += 1
             tick = self.tick
-        return self.ev("admit", ["seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch"],
+        return self.ev("admit", ["seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch",
+                                 "active", "ended"],
                        [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan])
 
     def claim(self, serial, now):
-        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log"],
+        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended"],
                        [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN])
 
     def release(self, serial, now, reason="released"):
-        return self.ev("release", ["active", "log"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
+        return self.ev("release", ["active", "log", "ended"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
 
     def view(self, max_left=1000):
         return self.ev("view", ["boundary", "seq", "left"], [max_left])
@@ -191,6 +192,59 @@ class Scripts(unittest.TestCase):
         self.assertEqual(room.release(1, 9000), 1)
         self.assertEqual(room.release(1, 9001), 0)
         self.assertIn(("released", 1), room.log())
+        self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
+
+    def extend(self, serial, now, end, reason="extended", status=0):
+        return self.room.ev("extend", ["active", "log"], [serial, "v%d" % serial, now, end, reason, "gw1", MAXLEN,
+                                                          status])
+
+    def test_session_end_spends_the_place(self):
+        room = self.room
+        for i in range(1, 4):
+            room.join("v%d" % i, 1000)
+        room.heartbeat([1, 2, 3], 1000)
+        room.admit(3, 1000)
+        for s in (1, 2, 3):
+            self.assertEqual(room.claim(s, 2000)[0], 1)
+        # 1 is released by the origin: its token can never claim again (no second turn by replay)
+        self.assertEqual(room.release(1, 3000), 1)
+        self.assertEqual(room.claim(1, 3001), [5, 0])
+        # 2's session runs out; the next tick ends it, logs it and frees its capacity
+        a = room.admit(0, 2000 + SESSION_MS + 1)
+        self.assertEqual(a[5], 2)  # 2 and 3 both expired
+        self.assertIn(("expired", 2), room.log())
+        self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
+        self.assertEqual(room.claim(2, 2000 + SESSION_MS + 2), [5, 0])
+        # a repeated tick id returns the stored result, expiries included
+        self.assertEqual(room.admit(0, 2000 + SESSION_MS + 1, tick=room.tick)[5], 2)
+
+    def test_claim_after_expiry_before_tick(self):
+        room = self.room
+        room.join("v1", 1000)
+        room.heartbeat([1], 1000)
+        room.admit(1, 1000)
+        room.claim(1, 2000)
+        self.assertEqual(room.claim(1, 2000 + SESSION_MS), [5, 0])
+        self.assertIn(("expired", 1), room.log())
+        self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
+
+    def test_extend_and_grace(self):
+        room = self.room
+        room.join("v1", 1000)
+        room.heartbeat([1], 1000)
+        room.admit(1, 1000)
+        room.claim(1, 2000)
+        end = 2000 + SESSION_MS
+        self.assertEqual(self.extend(1, 3000, end + 5000), 1)
+        self.assertEqual(int(float(self.r.call("ZSCORE", room.k("active"), 1))), end + 5000)
+        self.assertEqual(self.extend(1, 3000, end), 0)  # never shortens
+        self.assertEqual([e for e in room.log() if e[0] == "extended"], [("extended", 1)])
+        # a grace that moves nothing is still logged: the origin failed this buyer
+        self.assertEqual(self.extend(1, 3000, end, "grace", 502), 0)
+        self.assertIn(("origin_error", 1), room.log())
+        # an ended session is not brought back
+        room.release(1, 4000)
+        self.assertEqual(self.extend(1, 4001, end + 10000), 0)
         self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
 
     def test_fencing_and_tick_idempotency(self):

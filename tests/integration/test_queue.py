@@ -8,35 +8,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Gateway, Origin  # noqa: E402
+from harness import Client, Gateway, Origin, Visitor  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
-
-
-class Visitor:
-    def __init__(self, port):
-        self.port, self.cookies = port, {}
-
-    def get(self, path, json_=False, method="GET", extra=""):
-        c = Client(self.port)
-        try:
-            req = "%s %s HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n%s" % (method, path, extra)
-            if method == "POST":
-                req += "Content-Length: 0\r\n"
-            if json_:
-                req += "Accept: application/json\r\n"
-            if self.cookies:
-                req += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in self.cookies.items())
-            c.send((req + "\r\n").encode())
-            r = c.read_response()
-        finally:
-            c.close()
-        for k, v in r.headers:
-            if k.lower() == "set-cookie":
-                name, rest = v.split("=", 1)
-                self.cookies[name] = rest.split(";", 1)[0]
-        return r
 
 
 class Queue(unittest.TestCase):
@@ -65,8 +40,8 @@ class Queue(unittest.TestCase):
     def admit(self, n, abandon_ms=60000, claim_ms=120000):
         Queue.tick += 1
         keys = ["wr:{sale}:" + k for k in ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick",
-                                           "epoch")]
-        res = self.r.call("EVALSHA", self.admit_sha, 9, *keys, n, int(time.time() * 1000), abandon_ms, claim_ms,
+                                           "epoch", "active", "ended")]
+        res = self.r.call("EVALSHA", self.admit_sha, 11, *keys, n, int(time.time() * 1000), abandon_ms, claim_ms,
                           Queue.tick, "1", "test", 1000, 10000)
         # wait until every worker has refreshed its view twice since (2 workers, 1 room)
         r0 = self.gw.metric("waitroom_gateway_room_refreshes_total")

@@ -1,0 +1,18 @@
+-- extend: a session's end moves later, on the buyer's activity or as grace after an origin failure.
+-- KEYS: active, log
+-- ARGV: serial, visitor(hex), now_ms, new_end_ms, reason ('extended' | 'grace'), gateway, log_maxlen,
+--       origin status (grace: the 5xx, or 504 for a timeout; else 0)
+-- Returns 1 if the end moved. A grace is logged even if it did not (the origin failed a buyer: support
+-- needs to know), an activity extension only when it moved. Ended sessions are not brought back.
+local s, now, new_end = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local cur = redis.call('ZSCORE', KEYS[1], s)
+local moved = 0
+if cur and tonumber(cur) > now and tonumber(cur) < new_end then
+  redis.call('ZADD', KEYS[1], 'XX', new_end, s)
+  moved = 1
+end
+if moved == 1 or ARGV[5] == 'grace' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'ev', ARGV[5] == 'grace' and 'origin_error' or 'extended',
+    'serial', s, 'visitor', ARGV[2], 'gw', ARGV[6], 'ms', now, 'until', new_end, 'status', ARGV[8])
+end
+return moved
