@@ -773,15 +773,16 @@ void gw_conn_accept(gw_worker_t *w) {
     ensure_reading(c);
 }
 
-int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
-                       const char *body, size_t body_len) {
+/* Head of a response the gateway makes itself, into b->out. Returns its length, or -1. */
+static long local_head(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
+                       size_t body_len) {
     gw_cblock_t *b = c->blk;
     c->phase = GW_C_FORWARD;
     c->local = 1;
     c->status = (uint16_t)status;
     /* the request must be over before we answer: a body we will not read means closing afterwards */
     if (!c->req_done && run_parser(c) < 0)
-        return -1;
+        return -2;
     if (!c->req_done || c->has_body)
         c->keep_alive = 0;
     wr_buf_t w = wr_buf_init(b->out, b->out_cap);
@@ -799,23 +800,49 @@ int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, cons
     wr_buf_puts(&w, "\r\nCache-Control: no-store\r\n");
     wr_buf_puts(&w, !c->keep_alive ? "Connection: close\r\n" : c->http10 ? "Connection: keep-alive\r\n" : "");
     wr_buf_puts(&w, "\r\n");
-    long n = wr_buf_result(&w);
+    return wr_buf_result(&w);
+}
+
+static void local_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
+    gw_timer_disarm(&c->timer);
+    int rc = gw_conn_write(c, bufs, c->is_head ? 1 : n);
+    if (rc < 0)
+        conn_close(c);
+    else if (rc == 0)
+        gw_conn_response_done(c);
+}
+
+int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
+                       const char *body, size_t body_len) {
+    gw_cblock_t *b = c->blk;
+    long n = local_head(c, status, extra_headers, content_type, body_len);
+    if (n == -2)
+        return -1;
     if (n < 0 || (size_t)n + body_len > b->out_cap) {
         c->local = 0;
         send_error(c, 500);
         return -1;
     }
-    if (!c->is_head) {
-        memcpy(b->out + n, body, body_len);
-        n += (long)body_len;
+    memcpy(b->out + n, body, body_len);
+    uv_buf_t buf = uv_buf_init(b->out, (unsigned)(n + (long)body_len));
+    if (c->is_head)
+        buf.len = (size_t)n;
+    local_write(c, &buf, 1);
+    return 0;
+}
+
+int gw_conn_send_localv(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
+                        uv_buf_t *bufs, unsigned n, size_t body_len, size_t head_cap) {
+    long hl = local_head(c, status, extra_headers, content_type, body_len);
+    if (hl == -2)
+        return -1;
+    if (hl < 0 || (size_t)hl > head_cap) {
+        c->local = 0;
+        send_error(c, 500);
+        return -1;
     }
-    gw_timer_disarm(&c->timer);
-    uv_buf_t buf = uv_buf_init(b->out, (unsigned)n);
-    int rc = gw_conn_write(c, &buf, 1);
-    if (rc < 0)
-        conn_close(c);
-    else if (rc == 0)
-        gw_conn_response_done(c);
+    bufs[0] = uv_buf_init(c->blk->out, (unsigned)hl);
+    local_write(c, bufs, n);
     return 0;
 }
 

@@ -5,7 +5,9 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "gateway/cookie.h"
+#include "gateway/page.h"
 #include "gateway/status.h"
+#include "gateway/waitpage.h"
 #include "lua_scripts.h"
 
 #include <sodium.h>
@@ -13,15 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OP_JOIN, OP_CLAIM, OP_LEAVE };
+enum { OP_JOIN, OP_CLAIM, OP_LEAVE, OP_PREJOIN, OP_PRELEAVE };
 
 typedef struct gw_room_op {
     gw_conn_t *c; /* NULL once the client went away */
     gw_room_t *room;
     int kind;
     bool json;
+    bool had_token; /* the visitor came with a queue token (op->tok holds it) */
     wr_token_t tok;
-    char redirect[1024];
+    char redirect[1024]; /* the sanitised URL the buyer asked for */
     size_t redirect_len;
 } gw_room_op_t;
 
@@ -39,133 +42,86 @@ static int64_t wall_ms(void) {
 
 /* ---- answers ---------------------------------------------------------------------------------- */
 
+/* How a waiting answer goes out. */
+typedef struct {
+    bool json;
+    bool has_serial; /* the visitor holds a place with this serial (else: none yet, or provisional) */
+    uint64_t serial;
+    const char *set_cookie;
+    const char *back; /* the sanitised URL the buyer asked for */
+    size_t back_len;
+} reply_t;
+
 static const char *visible_state(const gw_room_t *r, bool fresh) {
+    wr_room_state_t st = gw_room_state(r);
+    if (st == WR_ROOM_SCHEDULED)
+        return "scheduled"; /* the pre-queue needs no fresh view: nothing moves before the opening */
     if (!fresh)
         return "trouble";
-    switch (r->cfg->state) {
-    case WR_ROOM_OPEN:
-        return "waiting";
-    default:
-        return wr_room_state_name(r->cfg->state);
-    }
+    return st == WR_ROOM_OPEN ? "waiting" : wr_room_state_name(st);
 }
 
-static void human_wait(char *out, size_t cap, uint64_t s) {
-    if (s < 90)
-        snprintf(out, cap, "about a minute");
-    else if (s < 90 * 60)
-        snprintf(out, cap, "about %llu minutes", (unsigned long long)((s + 30) / 60));
-    else
-        snprintf(out, cap, "about %llu hours", (unsigned long long)((s + 1800) / 3600));
-}
-
-static void html_escape(char *out, size_t cap, const char *in, size_t len) {
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 7 < cap; i++) {
-        const char *rep = NULL;
-        switch (in[i]) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        }
-        if (rep) {
-            size_t rl = strlen(rep);
-            memcpy(out + o, rep, rl);
-            o += rl;
-        } else {
-            out[o++] = in[i];
-        }
-    }
-    out[o] = '\0';
-}
-
-/* The waiting answer: status JSON or a small page that refreshes itself (works without JavaScript). */
-static void answer_waiting(gw_conn_t *c, gw_room_t *r, bool json, bool has_serial, uint64_t serial,
-                           const char *set_cookie) {
+/* The waiting answer: status JSON, or the room's waiting page (works without JavaScript). */
+static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
     uint64_t now = uv_now(&c->w->loop);
     bool fresh = gw_room_fresh(r, now);
-    uint64_t ahead = has_serial ? gw_room_view_ahead(&r->view, serial) : 0;
+    const char *state = visible_state(r, fresh);
+    bool placed = rp->has_serial && fresh && strcmp(state, "scheduled") != 0;
+    uint64_t ahead = placed ? gw_room_view_ahead(&r->view, rp->serial) : 0;
     gw_eta_estimate_t eta = gw_eta_estimate(&r->eta, now, ahead);
-    gw_status_t s = {
-        .room = r->cfg->name,
-        .state = visible_state(r, fresh),
-        .has_position = has_serial && fresh,
-        .ahead = ahead,
-        .has_eta = eta.known && has_serial && fresh && r->cfg->state == WR_ROOM_OPEN,
-        .eta_s = eta.p50_s,
-        .eta_p90_s = eta.p90_s,
-        .poll_after_ms = 2000,
-    };
-    char body[4096];
-    long n;
-    if (json) {
-        n = gw_status_json(&s, body, sizeof body);
-        if (n > 0)
-            body[n++] = '\n';
-    } else {
-        char where[256], wait[256] = "";
-        if (!s.has_position)
-            snprintf(
-                where, sizeof where, "%s",
-                fresh
-                    ? "You are in the queue."
-                    : "We are having trouble reaching the queue. Keep this page open: you keep your place.");
-        else
-            snprintf(
-                where, sizeof where, "Your place in the queue: <strong>%llu</strong> (%llu %s ahead of you).",
-                (unsigned long long)(ahead + 1), (unsigned long long)ahead, ahead == 1 ? "person" : "people");
-        if (s.has_eta) {
-            char a[48], b[48];
-            human_wait(a, sizeof a, eta.p50_s);
-            human_wait(b, sizeof b, eta.p90_s);
-            snprintf(wait, sizeof wait, "<p>Estimated wait: %s, perhaps up to %s. This is an estimate.</p>",
-                     a, b);
-        } else if (r->cfg->state == WR_ROOM_PAUSED) {
-            snprintf(wait, sizeof wait, "<p>The sale is paused for now. You keep your place.</p>");
-        } else if (r->cfg->state == WR_ROOM_SOLD_OUT) {
-            snprintf(wait, sizeof wait,
-                     "<p>Tickets are sold out for now. You keep your place in case more are released.</p>");
-        } else {
-            snprintf(wait, sizeof wait, "<p>We cannot estimate the wait yet.</p>");
+    bool has_eta = eta.known && placed && !strcmp(state, "waiting");
+    if (rp->json) {
+        gw_status_t s = {
+            .room = r->cfg->name,
+            .state = state,
+            .has_position = placed,
+            .ahead = ahead,
+            .has_eta = has_eta,
+            .eta_s = eta.p50_s,
+            .eta_p90_s = eta.p90_s,
+            .poll_after_ms = GW_POLL_AFTER_MS,
+            .shuffle_commitment = r->commitment[0] ? r->commitment : NULL,
+            .shuffle_seed = r->opened && r->seed[0] ? r->seed : NULL,
+        };
+        char body[1024];
+        long n = gw_status_json(&s, body, sizeof body);
+        if (n < 0) {
+            gw_conn_send_local(c, 500, NULL, "text/plain", "status unavailable\n", 19);
+            return;
         }
-        char room[160], leave[400] = "";
-        html_escape(room, sizeof room, r->cfg->name, strlen(r->cfg->name));
-        if (s.has_position)
-            snprintf(
-                leave, sizeof leave,
-                "<form method=\"post\" action=\"/__waitroom/leave?room=%s\"><button>Leave the queue</button> "
-                "(your place goes to the next person)</form>",
-                room);
-        n = snprintf(
-            body, sizeof body,
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-            "<meta http-equiv=\"refresh\" content=\"5\"><title>In the queue</title>"
-            "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
-            "<h1>You are in the queue: %s</h1><p aria-live=\"polite\">%s</p>%s"
-            "<p>Keep this page open. It updates by itself, and you keep your place.</p>%s</body></html>\n",
-            room, where, wait, leave);
-        if (n >= (long)sizeof body)
-            n = -1;
-    }
-    if (n < 0) {
-        gw_conn_send_local(c, 500, NULL, "text/plain", "status unavailable\n", 19);
+        body[n++] = '\n';
+        gw_conn_send_local(c, 200, rp->set_cookie, "application/json", body, (size_t)n);
         return;
     }
-    gw_conn_send_local(c, 200, set_cookie, json ? "application/json" : "text/html; charset=utf-8", body,
-                       (size_t)n);
+    const gw_page_room_t *page = &c->w->pages[r->cfg - c->w->cfg->rooms];
+    gw_page_state_t ps = {
+        .state = state,
+        .has_position = placed,
+        .ahead = ahead,
+        .has_eta = has_eta,
+        .eta_s = eta.p50_s,
+        .eta_p90_s = eta.p90_s,
+        .can_leave = placed || (!strcmp(state, "scheduled") && !rp->set_cookie),
+        .open_at = r->cfg->open_at,
+        .now_s = wall_ms() / 1000,
+        .commitment = r->commitment[0] ? r->commitment : NULL,
+        .seed = r->opened && r->seed[0] ? r->seed : NULL,
+        .back = rp->back,
+        .back_len = rp->back_len,
+    };
+    /* the head goes first in the block's out buffer, the escaped values in its second half */
+    gw_cblock_t *b = c->blk;
+    size_t head_cap = b->out_cap / 2;
+    uv_buf_t bufs[GW_PAGE_MAX_SEGMENTS + 8];
+    size_t total;
+    long nb = gw_page_render(page, r->cfg, &ps, bufs + 1, sizeof bufs / sizeof bufs[0] - 1, b->out + head_cap,
+                             b->out_cap - head_cap, &total);
+    if (nb < 0) {
+        gw_conn_send_local(c, 500, NULL, "text/plain", "page unavailable\n", 17);
+        return;
+    }
+    gw_conn_send_localv(c, 200, rp->set_cookie, "text/html; charset=utf-8", bufs, (unsigned)nb + 1, total,
+                        head_cap);
 }
 
 static void answer_admitted(gw_conn_t *c, gw_room_t *r, bool json, const char *set_cookie,
@@ -270,24 +226,45 @@ static gw_conn_t *op_conn(gw_room_op_t *op) {
     return c;
 }
 
+/* A waiting answer for an op: its visitor, its page. */
+static void op_waiting(gw_conn_t *c, gw_room_op_t *op, bool has_serial, uint64_t serial, const char *set_cookie) {
+    reply_t rp = {op->json, has_serial, serial, set_cookie, op->redirect, op->redirect_len};
+    answer_waiting(c, op->room, &rp);
+}
+
+/* A token without a serial yet: the visitor has a provisional place (Redis unreachable) or is in the
+ * pre-queue. It gets a serial when it next shows up with Redis back, or at the opening. */
+static int provisional_cookie(gw_conn_t *c, gw_room_t *r, wr_token_t *t, char *hdr, size_t cap) {
+    int64_t now_s = wall_ms() / 1000;
+    t->type = WR_TOKEN_QUEUE;
+    t->serial = 0;
+    t->issued_at = now_s;
+    t->expires_at = now_s + r->cfg->queue_token_ttl_s;
+    return cookie_for(c, r->cfg->name, t, hdr, cap, now_s);
+}
+
 static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_op_t *op = arg;
     gw_conn_t *c = op_conn(op);
     if (!c)
         return;
+    char hdr[512];
     if (op->tok.serial) { /* re-registered at the serial of the visitor's token: same place, same cookie */
         bool ok = rep && rep->type == REDIS_REPLY_INTEGER && (uint64_t)rep->integer == op->tok.serial;
         if (ok && op->tok.serial > op->room->view.seq)
             op->room->view.seq = op->tok.serial;
-        answer_waiting(c, op->room, op->json, true, op->tok.serial, NULL);
+        op_waiting(c, op, true, op->tok.serial, NULL);
         free(op);
         return;
     }
     if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer <= 0) {
         if (rep && rep->type == REDIS_REPLY_ERROR)
             WR_WARN("join refused", "room=%s error=\"%.200s\"", op->room->cfg->name, rep->str);
-        answer_waiting(c, op->room, op->json, false, 0, NULL); /* trouble: no place yet, try again */
+        /* no serial now: the visitor keeps (or gets) a provisional place and joins on their next poll */
+        bool had = op->had_token;
+        op_waiting(c, op, false, 0,
+                   !had && provisional_cookie(c, op->room, &op->tok, hdr, sizeof hdr) == 0 ? hdr : NULL);
         free(op);
         return;
     }
@@ -295,14 +272,35 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     op->tok.serial = (uint64_t)rep->integer;
     op->tok.issued_at = now_s;
     op->tok.expires_at = now_s + op->room->cfg->queue_token_ttl_s;
-    char hdr[512];
     if (cookie_for(c, op->room->cfg->name, &op->tok, hdr, sizeof hdr, now_s) < 0) {
-        answer_waiting(c, op->room, op->json, false, 0, NULL);
+        op_waiting(c, op, false, 0, NULL);
         free(op);
         return;
     }
     gw_room_heartbeat(op->room, op->tok.serial);
-    answer_waiting(c, op->room, op->json, true, op->tok.serial, hdr);
+    if (op->tok.serial > op->room->view.seq)
+        op->room->view.seq = op->tok.serial; /* our own join counts before the next refresh */
+    op_waiting(c, op, true, op->tok.serial, hdr);
+    free(op);
+}
+
+static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_op_t *op = arg;
+    gw_conn_t *c = op_conn(op);
+    if (!c)
+        return;
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -3;
+    if (v == -1) { /* another gateway opened the room a moment ago: an ordinary join */
+        op->room->opened = true;
+        op->kind = OP_JOIN;
+        start_op(c, op);
+        return;
+    }
+    if (v == -2)
+        op->room->commitment[0] = '\0'; /* Redis lost the seed: this gateway draws a new one */
+    char hdr[512];
+    op_waiting(c, op, false, 0, v == 0 && provisional_cookie(c, op->room, &op->tok, hdr, sizeof hdr) == 0 ? hdr : NULL);
     free(op);
 }
 
@@ -340,12 +338,12 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         op->tok.type = WR_TOKEN_QUEUE;
         randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
         op->kind = OP_JOIN;
+        op->had_token = false;
         start_op(c, op);
         return;
     }
     /* 2: skipped earlier, now first in the rejoin lane; 3: not yet; errors: trouble. The place stays. */
-    answer_waiting(c, op->room, op->json, st == 2 || st == 3,
-                   st == 2 ? op->room->view.boundary : op->tok.serial, NULL);
+    op_waiting(c, op, st == 2 || st == 3, st == 2 ? op->room->view.boundary : op->tok.serial, NULL);
     free(op);
 }
 
@@ -359,7 +357,8 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
         static const char body[] = "{\"left\":false,\"error\":\"the queue is unreachable; try again\"}\n";
         gw_conn_send_local(c, 503, NULL, "application/json", body, sizeof body - 1);
     } else {
-        gw_room_view_add_left(&op->room->view, op->tok.serial);
+        if (op->tok.serial)
+            gw_room_view_add_left(&op->room->view, op->tok.serial);
         char hdr[256];
         gw_cookie_set(hdr, sizeof hdr, "wr_q", "", 0, 0, false);
         if (op->json) {
@@ -392,22 +391,32 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     visitor_hex(&op->tok, vhex);
     snprintf(now, sizeof now, "%lld", (long long)wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", c->w->id);
+    snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial); /* join: 0 = a new place */
     op->c = c;
     c->op = op;
     c->phase = GW_C_FORWARD;
     c->local = 1;
     gw_conn_arm(c, c->w->cfg->send_timeout_ms); /* a Redis that never answers must not hold the client */
-    if (op->kind == OP_LEAVE) {
-        snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
-        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid,
-                              r->log_maxlen};
+    switch (op->kind) {
+    case OP_LEAVE: {
+        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid, r->log_maxlen};
         eval(r, WR_LUA_LEAVE, on_leave, op, 3, 8, argv);
-    } else if (op->kind == OP_JOIN) {
-        snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial); /* 0: a new place */
-        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, vhex, now, gwid, serial, r->log_maxlen};
-        eval(r, WR_LUA_JOIN, on_join, op, 3, 8, argv);
-    } else {
-        snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial);
+        break;
+    }
+    case OP_JOIN: {
+        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, r->key_presorted, vhex, now,
+                              gwid,       serial,      r->log_maxlen};
+        eval(r, WR_LUA_JOIN, on_join, op, 4, 9, argv);
+        break;
+    }
+    case OP_PREJOIN:
+    case OP_PRELEAVE: {
+        const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log, vhex, now, gwid, r->log_maxlen,
+                              op->kind == OP_PREJOIN ? "join" : "leave"};
+        eval(r, WR_LUA_PREQUEUE, op->kind == OP_PREJOIN ? on_prejoin : on_leave, op, 3, 8, argv);
+        break;
+    }
+    default: {
         snprintf(session, sizeof session, "%lld", (long long)r->cfg->session_ttl_s * 1000);
         snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
         const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin,
@@ -415,6 +424,7 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
                               now,             session,         claim,         gwid,
                               r->log_maxlen};
         eval(r, WR_LUA_CLAIM, on_claim, op, 6, 13, argv);
+    }
     }
 }
 
@@ -436,16 +446,35 @@ static bool accepts(const gw_hdrs_t *hs, const char *type) {
 }
 
 /* A Redis call on behalf of this request; NULL if out of memory. */
-static gw_room_op_t *new_op(gw_room_t *r, int kind, bool json, const wr_token_t *tok) {
+static gw_room_op_t *new_op(gw_room_t *r, int kind, bool json, const wr_token_t *tok, const char *back,
+                            size_t back_len) {
     gw_room_op_t *op = calloc(1, sizeof *op);
     if (op) {
         op->room = r;
         op->kind = kind;
         op->json = json;
-        if (tok)
+        if (tok) {
             op->tok = *tok;
+            op->had_token = true;
+        }
+        memcpy(op->redirect, back, back_len);
+        op->redirect_len = back_len;
     }
     return op;
+}
+
+/* Starts a Redis call for this request, or answers from the cache if there is no memory for one. */
+static void run_op(gw_conn_t *c, gw_room_t *r, int kind, const reply_t *rp, const wr_token_t *tok) {
+    gw_room_op_t *op = new_op(r, kind, rp->json, tok, rp->back, rp->back_len);
+    if (!op) {
+        answer_waiting(c, r, rp);
+        return;
+    }
+    if (!tok) {
+        op->tok.type = WR_TOKEN_QUEUE;
+        randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
+    }
+    start_op(c, op);
 }
 
 bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs, const char *target,
@@ -454,7 +483,6 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     if (!r || cfg->state == WR_ROOM_CLOSED)
         return false; /* a closed room lets traffic through */
     int64_t now_s = wall_ms() / 1000;
-    bool json = status_endpoint || accepts(hs, "application/json");
     wr_token_t tok;
     if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok)) {
         c->pass_room = cfg; /* the origin's answer may end, renew or extend the session */
@@ -469,49 +497,67 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         return false; /* admitted: no Redis, straight to the origin */
     }
     bool fresh = gw_room_fresh(r, uv_now(&c->w->loop));
+    if (!fresh && cfg->fail_open && !status_endpoint) {
+        GW_INC(&c->w->metrics, fail_open_passes);
+        return false; /* the operator chose to let everyone through while the queue is unreachable */
+    }
+    char back[1024];
+    long bl = target ? gw_redirect_sanitize(target, target_len, back, sizeof back) : -1;
+    if (bl < 0) {
+        memcpy(back, "/", 2);
+        bl = 1;
+    }
+    reply_t rp = {.json = status_endpoint || accepts(hs, "application/json"), .back = back,
+                  .back_len = (size_t)bl};
+    wr_room_state_t state = gw_room_state(r);
+    bool connected = r->owner->redis.connected;
     if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) &&
-        !gw_room_view_has_left(&r->view, tok.serial)) {
-        if (fresh && tok.serial > r->view.seq && r->owner->redis.connected) {
+        !(tok.serial && gw_room_view_has_left(&r->view, tok.serial))) {
+        if (tok.serial == 0) {
+            /* pre-queued, or a provisional place from a Redis outage: a serial once the room is open and
+             * Redis answers (the draw's serial for a pre-queued visitor, else the back of the queue) */
+            if (state != WR_ROOM_SCHEDULED && fresh && connected)
+                run_op(c, r, OP_JOIN, &rp, &tok);
+            else
+                answer_waiting(c, r, &rp);
+            return true;
+        }
+        rp.has_serial = true;
+        rp.serial = tok.serial;
+        if (fresh && tok.serial > r->view.seq && connected) {
             /* Redis does not know this place (its data was lost): register it again at this serial */
-            gw_room_op_t *op = new_op(r, OP_JOIN, json, &tok);
-            if (op) {
-                start_op(c, op);
-                return true;
-            }
+            run_op(c, r, OP_JOIN, &rp, &tok);
+            return true;
         }
         gw_room_heartbeat(r, tok.serial);
-        if (!fresh || tok.serial > r->view.boundary || cfg->state != WR_ROOM_OPEN) {
-            answer_waiting(c, r, json, true, tok.serial, NULL);
+        if (!fresh || tok.serial > r->view.boundary || state != WR_ROOM_OPEN)
+            answer_waiting(c, r, &rp);
+        else
+            run_op(c, r, OP_CLAIM, &rp, &tok);
+        return true;
+    }
+    if (status_endpoint) {
+        answer_waiting(c, r, &rp); /* no place is made by a status poll */
+        return true;
+    }
+    if (state == WR_ROOM_SCHEDULED) {
+        if (connected && r->commitment[0]) {
+            run_op(c, r, OP_PREJOIN, &rp, NULL);
             return true;
         }
-        gw_room_op_t *op = new_op(r, OP_CLAIM, json, &tok);
-        if (!op) {
-            answer_waiting(c, r, json, true, tok.serial, NULL);
-            return true;
-        }
-        long rl = status_endpoint
-                      ? -1
-                      : gw_redirect_sanitize(target, target_len, op->redirect, sizeof op->redirect);
-        if (rl < 0) {
-            memcpy(op->redirect, "/", 2);
-            rl = 1;
-        }
-        op->redirect_len = (size_t)rl;
-        start_op(c, op);
+    } else if (fresh && connected) {
+        run_op(c, r, OP_JOIN, &rp, NULL);
         return true;
     }
-    if (status_endpoint || !r->owner->redis.connected) {
-        answer_waiting(c, r, json, false, 0, NULL); /* no place is made by a status poll, nor without Redis */
-        return true;
-    }
-    gw_room_op_t *op = new_op(r, OP_JOIN, json, NULL);
-    if (!op) {
-        answer_waiting(c, r, json, false, 0, NULL);
-        return true;
-    }
-    op->tok.type = WR_TOKEN_QUEUE;
-    randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
-    start_op(c, op);
+    /* Redis unreachable (or the draw's seed not known yet): a provisional place, confirmed when the
+     * visitor next shows up with Redis back */
+    char hdr[512];
+    wr_token_t t = {.type = WR_TOKEN_QUEUE};
+    randombytes_buf(t.visitor, sizeof t.visitor);
+    if (provisional_cookie(c, r, &t, hdr, sizeof hdr) == 0)
+        rp.set_cookie = hdr;
+    GW_INC(&c->w->metrics, provisional_places);
+    answer_waiting(c, r, &rp);
     return true;
 }
 
@@ -523,8 +569,10 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) 
         gw_conn_send_local(c, 400, NULL, "application/json", body, sizeof body - 1);
         return;
     }
-    gw_room_op_t *op =
-        new_op(r, OP_LEAVE, accepts(hs, "application/json") || !accepts(hs, "text/html"), &tok);
+    bool json = accepts(hs, "application/json") || !accepts(hs, "text/html");
+    /* a token without a serial: pre-queued (leave the pre-queue), or provisional (nothing in Redis) */
+    int kind = tok.serial ? OP_LEAVE : OP_PRELEAVE;
+    gw_room_op_t *op = new_op(r, kind, json, &tok, "/", 1);
     if (!op) {
         gw_conn_send_local(c, 503, NULL, "application/json", "{\"left\":false}\n", 15);
         return;

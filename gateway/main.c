@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "gateway/admin.h"
 #include "gateway/http.h"
+#include "gateway/waitpage.h"
 #include "gateway/worker.h"
 
 #include <errno.h>
@@ -156,7 +157,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    gw_page_room_t *pages = gw_pages_create(cfg, err, sizeof err);
+    if (!pages) {
+        fprintf(stderr, "%s: %s\n", config_path, err);
+        wr_config_free(cfg);
+        return 2;
+    }
     if (check) {
+        gw_pages_free(pages, cfg->nrooms);
         printf("%s: configuration is valid (%zu room%s, %d worker%s)\n", config_path, cfg->nrooms,
                cfg->nrooms == 1 ? "" : "s", cfg->workers, cfg->workers == 1 ? "" : "s");
         wr_config_free(cfg);
@@ -173,12 +181,14 @@ int main(int argc, char **argv) {
     gw_http_init();
     if (ensure_secret(cfg->key_file, WR_SECRET_KEYS, "key_file") < 0 ||
         ensure_secret(cfg->admin_token_file, WR_SECRET_TOKEN, "admin_token_file") < 0) {
+        gw_pages_free(pages, cfg->nrooms);
         wr_config_free(cfg);
         return 1;
     }
     static wr_keyring_t keys;
     if (wr_keyring_load(&keys, cfg->key_file, err, sizeof err) < 0) {
         WR_ERROR("cannot load token keys", "error=\"%s\"", err);
+        gw_pages_free(pages, cfg->nrooms);
         wr_config_free(cfg);
         return 1;
     }
@@ -189,6 +199,7 @@ int main(int argc, char **argv) {
     g.nworkers = cfg->workers;
     g.workers = calloc((size_t)g.nworkers, sizeof *g.workers);
     if (!g.workers) {
+        gw_pages_free(pages, cfg->nrooms);
         wr_config_free(cfg);
         return 1;
     }
@@ -202,6 +213,7 @@ int main(int argc, char **argv) {
         w->total_conns = &g.total_conns;
         w->exited = &g.exited_async;
         w->keys = &keys;
+        w->pages = pages;
         if ((rc = gw_worker_start(w)) < 0) {
             WR_ERROR("cannot listen", "address=%s:%u error=\"%s\"", cfg->listen.host, cfg->listen.port,
                      uv_strerror(rc));
@@ -243,6 +255,7 @@ int main(int argc, char **argv) {
     uv_loop_close(g.loop);
     free(g.workers);
     wr_keyring_wipe(&keys);
+    gw_pages_free(pages, cfg->nrooms);
     wr_config_free(cfg);
     if (rc == 0)
         WR_INFO("stopped", "%s", "");

@@ -111,5 +111,11 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, ch
     metric(&o, "waitroom_gateway_room_refreshes_total", "counter",
            "Room views refreshed from Redis (one view.lua call per room every 200 ms per worker).",
            SUM(room_refreshes));
+    metric(&o, "waitroom_gateway_provisional_places_total", "counter",
+           "New visitors given a provisional place (a token without a serial) because Redis was unreachable.",
+           SUM(provisional_places));
+    metric(&o, "waitroom_gateway_fail_open_passes_total", "counter",
+           "Requests let through to the origin unqueued because Redis was unreachable and fail_open is on.",
+           SUM(fail_open_passes));
     return o.overflow ? -1 : (long)o.len;
 }

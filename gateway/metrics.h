@@ -35,6 +35,8 @@ typedef struct {
     _Atomic uint64_t origin_down;      /* gauge 0/1 */
     _Atomic uint64_t redis_connected;  /* gauge 0/1 (workers with rooms) */
     _Atomic uint64_t room_refreshes;   /* counter: room views refreshed from Redis */
+    _Atomic uint64_t provisional_places; /* counter: new visitors given a place without Redis */
+    _Atomic uint64_t fail_open_passes;   /* counter: requests let through unqueued (fail_open, Redis down) */
 } gw_metrics_t;
 
 #define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)

@@ -25,6 +25,16 @@ const char *gw_query_param(const char *query, size_t query_len, const char *name
     return NULL;
 }
 
+static int hexval(char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
 static void json_error(gw_conn_t *c, int status, const char *msg) {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
@@ -79,7 +89,20 @@ static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t 
     const wr_room_cfg_t *room = pick_room(c, query, query_len);
     if (!room)
         return;
-    if (gw_gate_request(c, room, hs, NULL, 0, true))
+    /* ?return=URL (percent-encoded): where an admitted visitor goes next, checked like any redirect */
+    char back[1024];
+    size_t bl = 0, rl;
+    const char *ret = gw_query_param(query, query_len, "return", &rl);
+    for (size_t i = 0; ret && i < rl && bl < sizeof back; i++) {
+        int hi, lo;
+        if (ret[i] == '%' && i + 2 < rl && (hi = hexval(ret[i + 1])) >= 0 && (lo = hexval(ret[i + 2])) >= 0) {
+            back[bl++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            back[bl++] = ret[i] == '+' ? ' ' : ret[i];
+        }
+    }
+    if (gw_gate_request(c, room, hs, bl ? back : NULL, bl, true))
         return; /* the visitor's place, from the token, or the room's state without one */
     gw_room_t *r = gw_rooms_find(&c->w->rooms, room);
     bool fresh = r && gw_room_fresh(r, uv_now(&c->w->loop));

@@ -6,6 +6,8 @@
 #include "common/log.h"
 #include "lua_scripts.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,102 @@ static void refresh(gw_room_t *r) {
     wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 3, 4, argv, lens);
 }
 
+/* ---- the fair draw of a scheduled room ---------------------------------------------------------- */
+
+static bool hex64(const redisReply *e) {
+    if (!e || e->type != REDIS_REPLY_STRING || e->len != 64)
+        return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!((e->str[i] >= '0' && e->str[i] <= '9') || (e->str[i] >= 'a' && e->str[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static void on_scheduled(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_t *r = arg;
+    r->scheduling = false;
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+        !hex64(rep->element[0])) {
+        if (rep && rep->type == REDIS_REPLY_ERROR)
+            WR_WARN("schedule refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
+        return;
+    }
+    memcpy(r->commitment, rep->element[0]->str, 64);
+    r->commitment[64] = '\0';
+    if (hex64(rep->element[2])) {
+        memcpy(r->seed, rep->element[2]->str, 64);
+        r->seed[64] = '\0';
+    }
+}
+
+/* A scheduled room needs its seed in Redis before anyone is pre-queued: this gateway proposes one it
+ * drew; the first proposal wins and everyone learns the commitment. */
+static void schedule(gw_room_t *r, uint64_t wall_ms) {
+    uint8_t seed[32], digest[crypto_hash_sha256_BYTES];
+    char seed_hex[65], commit_hex[65], now[24];
+    randombytes_buf(seed, sizeof seed);
+    crypto_hash_sha256(digest, seed, sizeof seed);
+    sodium_bin2hex(seed_hex, sizeof seed_hex, seed, sizeof seed);
+    sodium_bin2hex(commit_hex, sizeof commit_hex, digest, sizeof digest);
+    sodium_memzero(seed, sizeof seed);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
+    const char *argv[] = {r->key_shuffle, r->key_log, seed_hex, commit_hex, now, "gw", r->log_maxlen};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    r->scheduling = true;
+    wr_redis_eval(&r->owner->redis, WR_LUA_SCHEDULE, on_scheduled, r, 2, 7, argv, lens);
+    sodium_memzero(seed_hex, sizeof seed_hex);
+}
+
+static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_room_t *r = arg;
+    r->opening = false;
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_INTEGER) {
+        if (rep && rep->type == REDIS_REPLY_ERROR)
+            WR_WARN("opening refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
+        return;
+    }
+    if (hex64(rep->element[2])) {
+        memcpy(r->seed, rep->element[2]->str, 64);
+        r->seed[64] = '\0';
+    }
+    r->opened = true;
+    WR_INFO("room opened", "room=%s prequeued=%lld first_serial=%lld", r->cfg->name,
+            (long long)rep->element[1]->integer, (long long)rep->element[0]->integer + 1);
+}
+
+static void open_room(gw_room_t *r, uint64_t wall_ms) {
+    char now[24];
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
+    const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log, r->key_seq, r->key_seen, r->key_presorted,
+                          now,        "gw",           r->log_maxlen};
+    size_t lens[9];
+    for (int i = 0; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    r->opening = true;
+    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 6, 9, argv, lens);
+}
+
+static void draw(gw_room_t *r, uint64_t wall_ms) {
+    if (r->cfg->state != WR_ROOM_SCHEDULED || r->opened || r->scheduling || r->opening ||
+        !r->owner->redis.connected)
+        return;
+    if (!r->commitment[0])
+        schedule(r, wall_ms);
+    else if ((int64_t)(wall_ms / 1000) >= r->cfg->open_at)
+        open_room(r, wall_ms);
+}
+
+wr_room_state_t gw_room_state(const gw_room_t *r) {
+    if (r->cfg->state == WR_ROOM_SCHEDULED && r->opened)
+        return WR_ROOM_OPEN;
+    return r->cfg->state;
+}
+
 static void on_heartbeat_done(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     (void)arg;
@@ -131,6 +229,7 @@ static void on_tick(uv_timer_t *t) {
     uv_gettimeofday(&tv);
     uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
     for (size_t i = 0; i < rs->n; i++) {
+        draw(&rs->rooms[i], wall_ms);
         refresh(&rs->rooms[i]);
         if (beat)
             flush_heartbeats(&rs->rooms[i], wall_ms);
@@ -169,6 +268,9 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_rejoin, sizeof r->key_rejoin, "wr:{%s}:rejoin", r->cfg->name);
         snprintf(r->key_log, sizeof r->key_log, "wr:{%s}:log", r->cfg->name);
         snprintf(r->key_ended, sizeof r->key_ended, "wr:{%s}:ended", r->cfg->name);
+        snprintf(r->key_pre, sizeof r->key_pre, "wr:{%s}:pre", r->cfg->name);
+        snprintf(r->key_shuffle, sizeof r->key_shuffle, "wr:{%s}:shuffle", r->cfg->name);
+        snprintf(r->key_presorted, sizeof r->key_presorted, "wr:{%s}:presorted", r->cfg->name);
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {

@@ -28,7 +28,13 @@ typedef struct {
     const wr_room_cfg_t *cfg;
     char key_boundary[96], key_seq[96], key_left[96], key_seen[96];
     char key_admitted[96], key_active[96], key_rejoin[96], key_log[96], key_ended[96];
+    char key_pre[96], key_shuffle[96], key_presorted[96];
     char log_maxlen[24]; /* the room's audit stream cap, as an argument for the scripts */
+    /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
+     * the seed, the seed itself only after the opening */
+    char commitment[65], seed[65];
+    bool scheduling, opening;
+    bool opened; /* open_at has passed and the pre-queue was drawn: the room counts as open */
     gw_room_view_t view;
     gw_eta_t eta;
     bool refreshing;
@@ -57,6 +63,8 @@ void gw_rooms_close(gw_rooms_t *rs);
 gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
 /* True while the view is fresh (Redis reachable and refreshed lately). */
 bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms);
+/* The room's state now: a scheduled room is open once its pre-queue has been drawn. */
+wr_room_state_t gw_room_state(const gw_room_t *r);
 /* Remembers that the visitor holding `serial` is still there (flushed in batches). */
 void gw_room_heartbeat(gw_room_t *r, uint64_t serial);
 

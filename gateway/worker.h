@@ -222,6 +222,7 @@ struct gw_worker {
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
     const wr_keyring_t *keys;      /* token keys, read-only, shared by all workers */
+    const struct gw_page_room *pages; /* waiting pages, one per room (waitpage.h), read-only, shared */
     gw_token_cache_t *token_cache; /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
     char pass_hdr[512];            /* a renewed pass's Set-Cookie, from gw_gate_pass_answered */
 };
@@ -254,6 +255,11 @@ void gw_conn_arm(gw_conn_t *c, uint64_t ms); /* (re)starts the connection's one 
  * client asked. Returns 0, or -1 if the response does not fit (the connection got a 500). */
 int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
                        const char *body, size_t body_len);
+/* The same with the body in bufs[1..n-1] (left untouched until the write is done: template text and
+ * values rendered into c->blk->out beyond head_cap). bufs[0] is filled with the head, which must fit in
+ * head_cap bytes at the start of c->blk->out. */
+int gw_conn_send_localv(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
+                        uv_buf_t *bufs, unsigned n, size_t body_len, size_t head_cap);
 /* gate.c */
 struct gw_room_op;
 void gw_room_op_orphan(struct gw_room_op *op);

@@ -1,9 +1,16 @@
 -- join: give a visitor a place.
--- KEYS: seq, seen, log
+-- KEYS: seq, seen, log, presorted
 -- ARGV: visitor(hex), now_ms, gateway, want_serial (0 = new place), log_maxlen
+-- A visitor whose token has no serial yet (pre-queued before the opening, or given a provisional
+-- place while Redis was unreachable) comes with want_serial 0: a pre-queued one gets the serial the
+-- draw gave them (open.lua), anyone else a new place at the back.
 -- want_serial > 0 is a visitor whose signed token holds a serial this Redis does not know (its data
 -- was lost): the place is kept, and seq moves past it so no one else gets it.
 local now, want = tonumber(ARGV[2]), tonumber(ARGV[4])
+if want == 0 then
+  local drawn = redis.call('HGET', KEYS[4], ARGV[1])
+  if drawn then return tonumber(drawn) end
+end
 local serial, ev
 if want > 0 then
   serial = want

@@ -37,7 +37,7 @@ class Room:
         return self.r.call("EVALSHA", self.sha[name], len(keys), *[self.k(x) for x in keys], *args)
 
     def join(self, visitor, now, want=0):
-        return self.ev("join", ["seq", "seen", "log"], [visitor, now, "gw1", want, MAXLEN])
+        return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, now, "gw1", want, MAXLEN])
 
     def leave(self, serial, now):
         return self.ev("leave", ["boundary", "left", "log"], [serial, "v%d" % serial, now, "gw1", MAXLEN])

@@ -75,8 +75,10 @@ class Queue(unittest.TestCase):
         # the HTML page a person sees, also without JavaScript
         page = b.get("/checkout")
         self.assertEqual(page.status, 200)
-        self.assertIn(b"Your place in the queue: <strong>2</strong> (1 person ahead of you)", page.body)
-        self.assertIn(b'http-equiv="refresh"', page.body)
+        self.assertIn(b'<p class="big" id="wr-position">2</p>', page.body)
+        self.assertIn(b'<span id="wr-ahead">1 person</span> ahead of you.', page.body)
+        self.assertIn(b'<noscript><meta http-equiv="refresh" content="5"></noscript>', page.body)
+        self.assertIn(b'"back":"/checkout"', page.body)  # where the script goes once admitted
         self.assertIn(b'aria-live="polite"', page.body)
         # admit one: A's next request claims, gets a pass and goes back to the page it asked for
         self.assertEqual(self.admit(1)[0], 1)
