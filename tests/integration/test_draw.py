@@ -1,0 +1,279 @@
+"""The pre-queue and its verifiable draw: the scripts against a real redis-server (commitment, pre-queue,
+opening, idempotency), the uniformity of the draw over many seeds (chi-square, deterministic seeds so the
+test cannot flake), scripts/verify-shuffle accepting an honest draw and refusing rigged ones, and a
+scheduled room end to end through wr-gateway: pre-queued visitors see the commitment, get their drawn
+places at the opening, the seed is revealed, later arrivals queue behind."""
+import collections
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Gateway, Origin, Visitor  # noqa: E402
+from resp import RedisServer  # noqa: E402
+
+HERE = os.path.dirname(__file__)
+LUA = os.path.join(HERE, "..", "..", "common", "lua")
+VERIFY = os.path.join(HERE, "..", "..", "scripts", "verify-shuffle")
+MAXLEN = 100000
+
+
+def rank(seed, visitor):
+    return hashlib.sha1((seed + visitor).encode()).hexdigest()
+
+
+class Draw:
+    def __init__(self, r, name):
+        self.r, self.name = r, name
+        self.sha = {}
+        for n in ("schedule", "prequeue", "open", "join"):
+            with open(os.path.join(LUA, n + ".lua")) as f:
+                self.sha[n] = r.call("SCRIPT", "LOAD", f.read()).decode()
+
+    def k(self, what):
+        return "wr:{%s}:%s" % (self.name, what)
+
+    def ev(self, name, keys, args):
+        return self.r.call("EVALSHA", self.sha[name], len(keys), *[self.k(x) for x in keys], *args)
+
+    def schedule(self, seed):
+        commitment = hashlib.sha256(bytes.fromhex(seed)).hexdigest()
+        return self.ev("schedule", ["shuffle", "log"], [seed, commitment, 1000, "gw1", MAXLEN])
+
+    def prequeue(self, visitor, op="join"):
+        return self.ev("prequeue", ["pre", "shuffle", "log"], [visitor, 1000, "gw1", MAXLEN, op])
+
+    def open(self, now=5000):
+        return self.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted"], [now, "gw1", MAXLEN])
+
+    def join(self, visitor):
+        return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, 6000, "gw1", 0, MAXLEN])
+
+    def order(self):
+        h = self.r.call("HGETALL", self.k("presorted"))
+        pairs = sorted((int(h[i + 1]), h[i].decode()) for i in range(0, len(h), 2))
+        return [v for _, v in pairs]
+
+    def events(self):
+        out = []
+        for _, f in self.r.call("XRANGE", self.k("log"), "-", "+"):
+            out.append({f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)})
+        return out
+
+
+def vid(i):
+    return "%032x" % (0xabc0000 + i)
+
+
+def seed_of(run):
+    return hashlib.sha256(b"waitroom draw test %d" % run).hexdigest()
+
+
+class Scripts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = RedisServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.r = self.server.client()
+        self.r.call("FLUSHALL")
+
+    def tearDown(self):
+        self.r.sock.close()
+
+    def verify(self, room, jsonl=None):
+        args = [sys.executable, VERIFY, room, "--redis", "127.0.0.1:%d" % self.server.port]
+        if jsonl:
+            args += ["--jsonl", jsonl]
+        return subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+    def test_commitment_prequeue_opening(self):
+        d = Draw(self.r, "sale")
+        self.assertEqual(d.prequeue(vid(1)), -2)  # no seed yet: nobody can be placed before the commitment
+        seed = seed_of(1)
+        commitment = hashlib.sha256(bytes.fromhex(seed)).hexdigest()
+        self.assertEqual(d.schedule(seed), [commitment.encode(), 0, b""])
+        # a second gateway proposes another seed: the first one stands, and the seed stays secret
+        self.assertEqual(d.schedule(seed_of(2)), [commitment.encode(), 0, b""])
+        for i in range(1, 8):
+            self.assertEqual(d.prequeue(vid(i)), 0)
+        self.assertEqual(d.prequeue(vid(3)), 0)  # a second tab: still one entry
+        self.assertEqual(d.prequeue(vid(5), "leave"), 0)
+        self.assertEqual(d.join(vid(99)), 1)  # (a room that is not scheduled still joins normally)
+        base, n, revealed = d.open()
+        self.assertEqual((base, n, revealed.decode()), (1, 6, seed))
+        want = sorted([vid(i) for i in (1, 2, 3, 4, 6, 7)], key=lambda v: rank(seed, v))
+        self.assertEqual(d.order(), want)
+        self.assertEqual(int(self.r.call("GET", d.k("seq"))), 7)
+        self.assertEqual(d.open(), [1, 6, seed.encode()])  # idempotent: every gateway calls it
+        self.assertEqual(d.prequeue(vid(8)), -1)  # opened: an ordinary join from now on
+        self.assertEqual(d.join(want[0]), 2)  # a pre-queued visitor gets their drawn serial
+        self.assertEqual(d.join(vid(8)), 8)  # a newcomer queues behind the pre-queue
+        evs = [e["ev"] for e in d.events()]
+        self.assertEqual(evs.count("scheduled"), 1)
+        self.assertEqual(evs.count("prejoined"), 7)
+        self.assertEqual(evs.count("drawn"), 6)
+        self.assertEqual(self.r.call("EXISTS", d.k("pre")), 0)
+        seen = self.r.call("BITFIELD", d.k("seen"), "GET", "u16", "#2", "GET", "u16", "#7")
+        self.assertTrue(all(v > 0 for v in seen))  # drawn visitors count as seen at the opening
+
+    def test_verify_shuffle_accepts_honest_and_refuses_rigged_draws(self):
+        d = Draw(self.r, "fair")
+        d.schedule(seed_of(3))
+        for i in range(1, 30):
+            d.prequeue(vid(i))
+        d.prequeue(vid(4), "leave")
+        d.open()
+        ok = self.verify("fair")
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertIn("OK: 28 pre-queued visitors", ok.stdout)
+        events = d.events()
+
+        def check(mutate):
+            evs = [dict(e) for e in events]
+            mutate(evs)
+            with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+                for e in evs:
+                    f.write(json.dumps(e) + "\n")
+            self.addCleanup(os.unlink, f.name)
+            return self.verify("fair", f.name)
+
+        drawn = [e for e in events if e["ev"] == "drawn"]
+
+        def swap(evs):  # two visitors' places exchanged
+            a = [e for e in evs if e["ev"] == "drawn"]
+            a[0]["visitor"], a[5]["visitor"] = a[5]["visitor"], a[0]["visitor"]
+
+        def other_seed(evs):  # the seed revealed is not the one committed to
+            for e in evs:
+                if e["ev"] == "opened":
+                    e["seed"] = seed_of(4)
+
+        def smuggled(evs):  # someone drawn who never was in the pre-queue
+            for e in evs:
+                if e["ev"] == "drawn" and e["visitor"] == drawn[-1]["visitor"]:
+                    e["visitor"] = vid(500)
+
+        for mutate, words in ((swap, "order differs"), (other_seed, "does not hash"),
+                              (smuggled, "not the pre-queued ones")):
+            res = check(mutate)
+            self.assertEqual(res.returncode, 1, res.stdout)
+            self.assertIn(words, res.stdout)
+        self.assertEqual(check(lambda evs: None).returncode, 0)
+
+    def test_draw_is_uniform(self):
+        # 4 visitors, 2,400 draws with different seeds: every one of the 24 orders about equally often.
+        # Chi-square with 23 degrees of freedom; 49.73 is its 99.9th percentile. Seeds are fixed, so the
+        # outcome is the same on every run: the test checks the method, it does not flake.
+        perms = collections.Counter()
+        first10 = collections.Counter()
+        runs = 2400
+        d = Draw(self.r, "u")
+        for run in range(runs):
+            d.name = "u%d" % run
+            d.schedule(seed_of(1000 + run))
+            for i in range(4):
+                d.prequeue(vid(i))
+            d.open()
+            perms[tuple(d.order())] += 1
+        self.assertEqual(len(perms), 24)
+        expected = runs / 24
+        chi2 = sum((perms.get(p, 0) - expected) ** 2 / expected for p in itertools.permutations(
+            [vid(i) for i in range(4)]))
+        print("\ndraw of 4, 2400 runs: chi2 = %.1f (23 dof, limit 49.73)" % chi2, file=sys.stderr)
+        self.assertLess(chi2, 49.73, "orders are not uniform: chi2 = %.1f" % chi2)
+        # and who comes first among 10: 9 degrees of freedom, 99.9th percentile 27.88
+        self.r.call("FLUSHALL")
+        for run in range(1000):
+            d.name = "f%d" % run
+            d.schedule(seed_of(5000 + run))
+            for i in range(10):
+                d.prequeue(vid(i))
+            d.open()
+            first10[d.order()[0]] += 1
+        chi2 = sum((first10.get(vid(i), 0) - 100) ** 2 / 100 for i in range(10))
+        print("first of 10, 1000 runs: chi2 = %.1f (9 dof, limit 27.88)" % chi2, file=sys.stderr)
+        self.assertLess(chi2, 27.88, "first places are not uniform: chi2 = %.1f" % chi2)
+
+
+class Gatewayed(unittest.TestCase):
+    def test_scheduled_room_end_to_end(self):
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        origin = Origin()
+        self.addCleanup(origin.stop)
+        opens = int(time.time()) + 5
+        open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opens))
+        gw = Gateway(origin.url(), workers=2, extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
+                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n" % open_at)
+        r = redis.client()
+        try:
+            deadline = time.time() + 5
+            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # every worker has read the commitment
+            commitment = r.call("HGET", "wr:{sale}:shuffle", "commitment").decode()
+            vs = [Visitor(gw.port) for _ in range(6)]
+            for v in vs:
+                doc = json.loads(v.get("/checkout", json_=True).body)
+                self.assertEqual(doc["state"], "scheduled")
+                self.assertIsNone(doc["position"])
+                self.assertEqual(doc["shuffle_commitment"], commitment)
+                self.assertNotIn("shuffle_seed", doc)
+                self.assertIn("wr_q", v.cookies)
+            # the page says what happens, and shows the commitment
+            page = vs[0].get("/checkout").body
+            self.assertIn(b"The sale has not opened yet", page)
+            self.assertIn(b"It opens at " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(opens)).encode(), page)
+            self.assertIn(commitment.encode(), page)
+            # one leaves the pre-queue; a status poll without a token makes no place
+            res = vs[5].get("/__waitroom/leave?room=sale", method="POST", json_=True)
+            self.assertEqual(json.loads(res.body), {"left": True})
+            Visitor(gw.port).get("/__waitroom/status?room=sale")
+            self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 5)
+            self.assertEqual(len(origin.requests), 0)
+            time.sleep(max(0.0, opens + 1.0 - time.time()))
+            seed = r.call("HGET", "wr:{sale}:shuffle", "seed").decode()
+            self.assertEqual(hashlib.sha256(bytes.fromhex(seed)).hexdigest(), commitment)
+            drawn = {}
+            for _, f in r.call("XRANGE", "wr:{sale}:log", "-", "+"):
+                e = {f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
+                if e["ev"] == "drawn":
+                    drawn[e["visitor"]] = int(e["serial"])
+            self.assertEqual(sorted(drawn.values()), [1, 2, 3, 4, 5])
+            late = Visitor(gw.port)
+            self.assertEqual(json.loads(late.get("/checkout", json_=True).body)["position"], 6)
+            positions = []
+            for v in vs[:5]:
+                doc = json.loads(v.get("/checkout", json_=True).body)
+                self.assertEqual(doc["state"], "waiting")
+                self.assertEqual(doc["shuffle_seed"], seed)
+                positions.append(doc["position"])
+            self.assertEqual(sorted(positions), [1, 2, 3, 4, 5])
+            # each visitor's place is the one the draw gave them (serial = position: nobody admitted yet)
+            got = {}
+            for v, p in zip(vs[:5], positions):
+                got[p] = v
+            order = sorted(drawn, key=lambda x: drawn[x])
+            self.assertEqual(order, sorted(drawn, key=lambda x: rank(seed, x)))
+            res = subprocess.run([sys.executable, VERIFY, "sale", "--redis", "127.0.0.1:%d" % redis.port],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            self.assertIn("OK: 5 pre-queued visitors", res.stdout)
+        finally:
+            r.sock.close()
+            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+
+
+if __name__ == "__main__":
+    unittest.main()
