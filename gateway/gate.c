@@ -227,7 +227,8 @@ static gw_conn_t *op_conn(gw_room_op_t *op) {
 }
 
 /* A waiting answer for an op: its visitor, its page. */
-static void op_waiting(gw_conn_t *c, gw_room_op_t *op, bool has_serial, uint64_t serial, const char *set_cookie) {
+static void op_waiting(gw_conn_t *c, gw_room_op_t *op, bool has_serial, uint64_t serial,
+                       const char *set_cookie) {
     reply_t rp = {op->json, has_serial, serial, set_cookie, op->redirect, op->redirect_len};
     answer_waiting(c, op->room, &rp);
 }
@@ -300,7 +301,8 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
     if (v == -2)
         op->room->commitment[0] = '\0'; /* Redis lost the seed: this gateway draws a new one */
     char hdr[512];
-    op_waiting(c, op, false, 0, v == 0 && provisional_cookie(c, op->room, &op->tok, hdr, sizeof hdr) == 0 ? hdr : NULL);
+    op_waiting(c, op, false, 0,
+               v == 0 && provisional_cookie(c, op->room, &op->tok, hdr, sizeof hdr) == 0 ? hdr : NULL);
     free(op);
 }
 
@@ -399,29 +401,40 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     gw_conn_arm(c, c->w->cfg->send_timeout_ms); /* a Redis that never answers must not hold the client */
     switch (op->kind) {
     case OP_LEAVE: {
-        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid, r->log_maxlen};
+        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid,
+                              r->log_maxlen};
         eval(r, WR_LUA_LEAVE, on_leave, op, 3, 8, argv);
         break;
     }
     case OP_JOIN: {
-        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, r->key_presorted, vhex, now,
-                              gwid,       serial,      r->log_maxlen};
+        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, r->key_presorted, vhex,
+                              now,        gwid,        serial,     r->log_maxlen};
         eval(r, WR_LUA_JOIN, on_join, op, 4, 9, argv);
         break;
     }
     case OP_PREJOIN:
     case OP_PRELEAVE: {
-        const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log, vhex, now, gwid, r->log_maxlen,
-                              op->kind == OP_PREJOIN ? "join" : "leave"};
+        const char *argv[] = {
+            r->key_pre, r->key_shuffle, r->key_log,    vhex,
+            now,        gwid,           r->log_maxlen, op->kind == OP_PREJOIN ? "join" : "leave"};
         eval(r, WR_LUA_PREQUEUE, op->kind == OP_PREJOIN ? on_prejoin : on_leave, op, 3, 8, argv);
         break;
     }
     default: {
         snprintf(session, sizeof session, "%lld", (long long)r->cfg->session_ttl_s * 1000);
         snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
-        const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin,
-                              r->key_log,      r->key_ended,    serial,        vhex,
-                              now,             session,         claim,         gwid,
+        const char *argv[] = {r->key_boundary,
+                              r->key_admitted,
+                              r->key_active,
+                              r->key_rejoin,
+                              r->key_log,
+                              r->key_ended,
+                              serial,
+                              vhex,
+                              now,
+                              session,
+                              claim,
+                              gwid,
                               r->log_maxlen};
         eval(r, WR_LUA_CLAIM, on_claim, op, 6, 13, argv);
     }
@@ -507,8 +520,8 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         memcpy(back, "/", 2);
         bl = 1;
     }
-    reply_t rp = {.json = status_endpoint || accepts(hs, "application/json"), .back = back,
-                  .back_len = (size_t)bl};
+    reply_t rp = {
+        .json = status_endpoint || accepts(hs, "application/json"), .back = back, .back_len = (size_t)bl};
     wr_room_state_t state = gw_room_state(r);
     bool connected = r->owner->redis.connected;
     if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) &&
@@ -594,8 +607,8 @@ static void session_call(gw_conn_t *c, gw_room_t *r, const char *reason, int64_t
     snprintf(now, sizeof now, "%lld", (long long)wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", c->w->id);
     if (new_end_ms == 0) {
-        const char *argv[] = {r->key_active, r->key_log, r->key_ended, serial, vhex, now, reason, gwid,
-                              r->log_maxlen};
+        const char *argv[] = {r->key_active, r->key_log, r->key_ended, serial,       vhex,
+                              now,           reason,     gwid,         r->log_maxlen};
         eval(r, WR_LUA_RELEASE, on_fire_and_forget, "release", 3, 9, argv);
         return;
     }

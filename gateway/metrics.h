@@ -27,14 +27,14 @@ typedef struct {
     _Atomic uint64_t upstream_connect_errors;
     _Atomic uint64_t upstream_reused;
     _Atomic uint64_t upstream_timeouts;
-    _Atomic uint64_t upstream_errors;  /* reset, bad response, ... */
-    _Atomic uint64_t upstream_retries; /* idempotent retries after a stale pooled connection */
-    _Atomic uint64_t pool_idle;        /* gauge */
-    _Atomic uint64_t pool_busy;        /* gauge */
-    _Atomic uint64_t pool_waiting;     /* gauge: requests queued for an upstream connection */
-    _Atomic uint64_t origin_down;      /* gauge 0/1 */
-    _Atomic uint64_t redis_connected;  /* gauge 0/1 (workers with rooms) */
-    _Atomic uint64_t room_refreshes;   /* counter: room views refreshed from Redis */
+    _Atomic uint64_t upstream_errors;    /* reset, bad response, ... */
+    _Atomic uint64_t upstream_retries;   /* idempotent retries after a stale pooled connection */
+    _Atomic uint64_t pool_idle;          /* gauge */
+    _Atomic uint64_t pool_busy;          /* gauge */
+    _Atomic uint64_t pool_waiting;       /* gauge: requests queued for an upstream connection */
+    _Atomic uint64_t origin_down;        /* gauge 0/1 */
+    _Atomic uint64_t redis_connected;    /* gauge 0/1 (workers with rooms) */
+    _Atomic uint64_t room_refreshes;     /* counter: room views refreshed from Redis */
     _Atomic uint64_t provisional_places; /* counter: new visitors given a place without Redis */
     _Atomic uint64_t fail_open_passes;   /* counter: requests let through unqueued (fail_open, Redis down) */
 } gw_metrics_t;

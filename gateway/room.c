@@ -147,7 +147,7 @@ static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void open_room(gw_room_t *r, uint64_t wall_ms) {
     char now[24];
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
-    const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log, r->key_seq, r->key_seen, r->key_presorted,
+    const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log,   r->key_seq, r->key_seen, r->key_presorted,
                           now,        "gw",           r->log_maxlen};
     size_t lens[9];
     for (int i = 0; i < 9; i++)

@@ -326,7 +326,8 @@ long gw_page_render(const gw_page_room_t *page, const wr_room_cfg_t *room, const
     }
     if (s->has_position) {
         snprintf(position, sizeof position, "%llu", (unsigned long long)(s->ahead + 1));
-        snprintf(ahead, sizeof ahead, "%llu %s", (unsigned long long)s->ahead, s->ahead == 1 ? "person" : "people");
+        snprintf(ahead, sizeof ahead, "%llu %s", (unsigned long long)s->ahead,
+                 s->ahead == 1 ? "person" : "people");
         if (!strcmp(state, "waiting") && s->has_eta) {
             char a[48], b[48];
             human_wait(a, sizeof a, s->eta_s);

@@ -78,17 +78,17 @@ void gw_pages_free(gw_page_room_t *pages, size_t n);
 
 /* The buyer's state as the page shows it. */
 typedef struct {
-    const char *state;    /* status JSON state: waiting, scheduled, paused, sold_out, trouble, ... */
+    const char *state; /* status JSON state: waiting, scheduled, paused, sold_out, trouble, ... */
     bool has_position;
-    uint64_t ahead;       /* position = ahead + 1 */
+    uint64_t ahead; /* position = ahead + 1 */
     bool has_eta;
     uint64_t eta_s, eta_p90_s;
     bool can_leave;
     bool likely_sold_out;
-    int64_t open_at;      /* unix seconds, 0 = none */
+    int64_t open_at; /* unix seconds, 0 = none */
     int64_t now_s;
     const char *commitment, *seed; /* hex or NULL */
-    const char *back;     /* the sanitised URL the buyer asked for */
+    const char *back;              /* the sanitised URL the buyer asked for */
     size_t back_len;
 } gw_page_state_t;
 

@@ -221,10 +221,10 @@ struct gw_worker {
     gw_pool_t pool;
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
-    const wr_keyring_t *keys;      /* token keys, read-only, shared by all workers */
+    const wr_keyring_t *keys;         /* token keys, read-only, shared by all workers */
     const struct gw_page_room *pages; /* waiting pages, one per room (waitpage.h), read-only, shared */
-    gw_token_cache_t *token_cache; /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
-    char pass_hdr[512];            /* a renewed pass's Set-Cookie, from gw_gate_pass_answered */
+    gw_token_cache_t *token_cache;    /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
+    char pass_hdr[512];               /* a renewed pass's Set-Cookie, from gw_gate_pass_answered */
 };
 
 /* worker.c */
