@@ -22,7 +22,8 @@ typedef struct gw_room_op {
     gw_room_t *room;
     int kind;
     bool json;
-    bool had_token; /* the visitor came with a queue token (op->tok holds it) */
+    bool had_token;        /* the visitor came with a queue token (op->tok holds it) */
+    gw_jar_t jar_q, jar_p; /* the other rooms' tokens in the visitor's cookies, kept when ours is set */
     wr_token_t tok;
     char redirect[1024]; /* the sanitised URL the buyer asked for */
     size_t redirect_len;
@@ -192,18 +193,113 @@ static bool try_token(const char *v, size_t len, void *arg) {
     return true;
 }
 
+/* A cookie value is one token, or several (one per room) joined by '.': each is tried. */
+static bool try_tokens(const char *v, size_t len, void *arg) {
+    size_t i = 0;
+    while (i <= len) {
+        size_t end = i;
+        while (end < len && v[end] != '.')
+            end++;
+        if (try_token(v + i, end - i, arg))
+            return true;
+        i = end + 1;
+    }
+    return false;
+}
+
 static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
                        int64_t now_s, wr_token_t *out) {
     find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache};
-    return gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_token, &f);
+    return gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_tokens, &f);
 }
 
-static int cookie_for(gw_conn_t *c, const char *room, wr_token_t *t, char *hdr, size_t cap, int64_t now_s) {
-    char text[WR_TOKEN_TEXT_BYTES + 1];
-    if (wr_token_encode(c->w->keys, room, strlen(room), t, text, sizeof text) < 0)
+static const char *cookie_name(wr_token_type_t type) {
+    return type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p";
+}
+
+typedef struct {
+    gw_conn_t *c;
+    const wr_room_cfg_t *room; /* the room whose token is being set: its old one is not kept */
+    wr_token_type_t type;
+    int64_t now_s;
+    gw_jar_t *jar;
+    uint8_t taken[GW_JAR_TOKENS]; /* room indexes already in the jar, +1 */
+} collect_t;
+
+static bool collect_piece(const char *v, size_t len, collect_t *k) {
+    const wr_config_t *cfg = k->c->w->cfg;
+    if (len != WR_TOKEN_TEXT_BYTES || k->jar->len + len + 1 > sizeof k->jar->text)
+        return false;
+    for (size_t i = 0; i < cfg->nrooms && i < 255; i++) {
+        const wr_room_cfg_t *r = &cfg->rooms[i];
+        if (r == k->room)
+            continue;
+        wr_token_t t;
+        if (wr_token_decode(k->c->w->keys, r->name, strlen(r->name), k->type, v, len, k->now_s, &t) != 0)
+            continue;
+        size_t n = k->jar->len / (WR_TOKEN_TEXT_BYTES + 1);
+        for (size_t j = 0; j < n; j++)
+            if (k->taken[j] == i + 1)
+                return false; /* this room's token is in already: keep the first */
+        if (k->jar->len)
+            k->jar->text[k->jar->len++] = '.';
+        memcpy(k->jar->text + k->jar->len, v, len);
+        k->jar->len = (uint16_t)(k->jar->len + len);
+        k->taken[n] = (uint8_t)(i + 1);
+        if (t.expires_at > k->jar->max_expires)
+            k->jar->max_expires = t.expires_at;
+        return false;
+    }
+    return false;
+}
+
+static bool collect_value(const char *v, size_t len, void *arg) {
+    size_t i = 0;
+    while (i <= len) {
+        size_t end = i;
+        while (end < len && v[end] != '.')
+            end++;
+        collect_piece(v + i, end - i, arg);
+        i = end + 1;
+    }
+    return false;
+}
+
+/* The other rooms' valid tokens in the request's cookie of this type (none in a one-room deployment). */
+static void jar_collect(gw_conn_t *c, const gw_hdrs_t *hs, wr_token_type_t type, const wr_room_cfg_t *room,
+                        int64_t now_s, gw_jar_t *jar) {
+    jar->len = 0;
+    jar->max_expires = 0;
+    if (c->w->cfg->nrooms < 2)
+        return;
+    collect_t k = {.c = c, .room = room, .type = type, .now_s = now_s, .jar = jar};
+    gw_cookie_each(hs, cookie_name(type), collect_value, &k);
+}
+
+/* Set-Cookie for a token, beside the other rooms' ones (jar may be NULL). */
+static int cookie_for(gw_conn_t *c, const char *room, wr_token_t *t, const gw_jar_t *jar, char *hdr,
+                      size_t cap, int64_t now_s) {
+    char text[WR_TOKEN_TEXT_BYTES + 1 + GW_JAR_BYTES];
+    if (wr_token_encode(c->w->keys, room, strlen(room), t, text, WR_TOKEN_TEXT_BYTES + 1) < 0)
         return -1;
-    return gw_cookie_set(hdr, cap, t->type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", text, WR_TOKEN_TEXT_BYTES,
-                         t->expires_at - now_s, false) < 0
+    size_t len = WR_TOKEN_TEXT_BYTES;
+    int64_t until = t->expires_at;
+    if (jar && jar->len) {
+        text[len++] = '.';
+        memcpy(text + len, jar->text, jar->len);
+        len += jar->len;
+        if (jar->max_expires > until)
+            until = jar->max_expires;
+    }
+    return gw_cookie_set(hdr, cap, cookie_name(t->type), text, len, until - now_s, false) < 0 ? -1 : 0;
+}
+
+/* Set-Cookie taking this room's token out: the other rooms' stay; none left deletes the cookie. */
+static int cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap, int64_t now_s) {
+    if (!jar || !jar->len)
+        return gw_cookie_set(hdr, cap, cookie_name(type), "", 0, 0, false) < 0 ? -1 : 0;
+    return gw_cookie_set(hdr, cap, cookie_name(type), jar->text, jar->len, jar->max_expires - now_s, false) <
+                   0
                ? -1
                : 0;
 }
@@ -235,13 +331,14 @@ static void op_waiting(gw_conn_t *c, gw_room_op_t *op, bool has_serial, uint64_t
 
 /* A token without a serial yet: the visitor has a provisional place (Redis unreachable) or is in the
  * pre-queue. It gets a serial when it next shows up with Redis back, or at the opening. */
-static int provisional_cookie(gw_conn_t *c, gw_room_t *r, wr_token_t *t, char *hdr, size_t cap) {
+static int provisional_cookie(gw_conn_t *c, gw_room_t *r, wr_token_t *t, const gw_jar_t *jar, char *hdr,
+                              size_t cap) {
     int64_t now_s = wall_ms() / 1000;
     t->type = WR_TOKEN_QUEUE;
     t->serial = 0;
     t->issued_at = now_s;
     t->expires_at = now_s + r->cfg->queue_token_ttl_s;
-    return cookie_for(c, r->cfg->name, t, hdr, cap, now_s);
+    return cookie_for(c, r->cfg->name, t, jar, hdr, cap, now_s);
 }
 
 static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
@@ -250,7 +347,7 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     gw_conn_t *c = op_conn(op);
     if (!c)
         return;
-    char hdr[512];
+    char hdr[GW_JAR_BYTES + 256];
     if (op->tok.serial) { /* re-registered at the serial of the visitor's token: same place, same cookie */
         bool ok = rep && rep->type == REDIS_REPLY_INTEGER && (uint64_t)rep->integer == op->tok.serial;
         if (ok && op->tok.serial > op->room->view.seq)
@@ -264,8 +361,9 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
             WR_WARN("join refused", "room=%s error=\"%.200s\"", op->room->cfg->name, rep->str);
         /* no serial now: the visitor keeps (or gets) a provisional place and joins on their next poll */
         bool had = op->had_token;
-        op_waiting(c, op, false, 0,
-                   !had && provisional_cookie(c, op->room, &op->tok, hdr, sizeof hdr) == 0 ? hdr : NULL);
+        op_waiting(
+            c, op, false, 0,
+            !had && provisional_cookie(c, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr) == 0 ? hdr : NULL);
         free(op);
         return;
     }
@@ -273,7 +371,7 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     op->tok.serial = (uint64_t)rep->integer;
     op->tok.issued_at = now_s;
     op->tok.expires_at = now_s + op->room->cfg->queue_token_ttl_s;
-    if (cookie_for(c, op->room->cfg->name, &op->tok, hdr, sizeof hdr, now_s) < 0) {
+    if (cookie_for(c, op->room->cfg->name, &op->tok, &op->jar_q, hdr, sizeof hdr, now_s) < 0) {
         op_waiting(c, op, false, 0, NULL);
         free(op);
         return;
@@ -300,9 +398,10 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
     }
     if (v == -2)
         op->room->commitment[0] = '\0'; /* Redis lost the seed: this gateway draws a new one */
-    char hdr[512];
+    char hdr[GW_JAR_BYTES + 256];
     op_waiting(c, op, false, 0,
-               v == 0 && provisional_cookie(c, op->room, &op->tok, hdr, sizeof hdr) == 0 ? hdr : NULL);
+               v == 0 && provisional_cookie(c, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr) == 0 ? hdr
+                                                                                                     : NULL);
     free(op);
 }
 
@@ -327,9 +426,9 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         pass.max_until = now_s + op->room->cfg->session_max_s;
         if (pass.max_until < pass.expires_at)
             pass.max_until = pass.expires_at;
-        char hdr[512];
+        char hdr[GW_JAR_BYTES + 256];
         if (pass.expires_at > now_s &&
-            cookie_for(c, op->room->cfg->name, &pass, hdr, sizeof hdr, now_s) == 0) {
+            cookie_for(c, op->room->cfg->name, &pass, &op->jar_p, hdr, sizeof hdr, now_s) == 0) {
             answer_admitted(c, op->room, op->json, hdr, op->redirect, op->redirect_len);
             free(op);
             return;
@@ -361,8 +460,8 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
     } else {
         if (op->tok.serial)
             gw_room_view_add_left(&op->room->view, op->tok.serial);
-        char hdr[256];
-        gw_cookie_set(hdr, sizeof hdr, "wr_q", "", 0, 0, false);
+        char hdr[GW_JAR_BYTES + 256];
+        cookie_without(WR_TOKEN_QUEUE, &op->jar_q, hdr, sizeof hdr, wall_ms() / 1000);
         if (op->json) {
             static const char body[] = "{\"left\":true}\n";
             gw_conn_send_local(c, 200, hdr, "application/json", body, sizeof body - 1);
@@ -477,12 +576,17 @@ static gw_room_op_t *new_op(gw_room_t *r, int kind, bool json, const wr_token_t 
 }
 
 /* Starts a Redis call for this request, or answers from the cache if there is no memory for one. */
-static void run_op(gw_conn_t *c, gw_room_t *r, int kind, const reply_t *rp, const wr_token_t *tok) {
+static void run_op(gw_conn_t *c, const gw_hdrs_t *hs, gw_room_t *r, int kind, const reply_t *rp,
+                   const wr_token_t *tok) {
     gw_room_op_t *op = new_op(r, kind, rp->json, tok, rp->back, rp->back_len);
     if (!op) {
         answer_waiting(c, r, rp);
         return;
     }
+    int64_t now_s = wall_ms() / 1000;
+    jar_collect(c, hs, WR_TOKEN_QUEUE, r->cfg, now_s, &op->jar_q);
+    if (kind == OP_CLAIM)
+        jar_collect(c, hs, WR_TOKEN_PASS, r->cfg, now_s, &op->jar_p);
     if (!tok) {
         op->tok.type = WR_TOKEN_QUEUE;
         randombytes_buf(op->tok.visitor, sizeof op->tok.visitor);
@@ -500,6 +604,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok)) {
         c->pass_room = cfg; /* the origin's answer may end, renew or extend the session */
         c->pass = tok;
+        jar_collect(c, hs, WR_TOKEN_PASS, cfg, now_s, &c->blk->pass_jar);
         size_t pl = 0;
         while (pl < target_len && target[pl] != '?')
             pl++;
@@ -530,7 +635,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
             /* pre-queued, or a provisional place from a Redis outage: a serial once the room is open and
              * Redis answers (the draw's serial for a pre-queued visitor, else the back of the queue) */
             if (state != WR_ROOM_SCHEDULED && fresh && connected)
-                run_op(c, r, OP_JOIN, &rp, &tok);
+                run_op(c, hs, r, OP_JOIN, &rp, &tok);
             else
                 answer_waiting(c, r, &rp);
             return true;
@@ -539,14 +644,14 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         rp.serial = tok.serial;
         if (fresh && tok.serial > r->view.seq && connected) {
             /* Redis does not know this place (its data was lost): register it again at this serial */
-            run_op(c, r, OP_JOIN, &rp, &tok);
+            run_op(c, hs, r, OP_JOIN, &rp, &tok);
             return true;
         }
         gw_room_heartbeat(r, tok.serial);
         if (!fresh || tok.serial > r->view.boundary || state != WR_ROOM_OPEN)
             answer_waiting(c, r, &rp);
         else
-            run_op(c, r, OP_CLAIM, &rp, &tok);
+            run_op(c, hs, r, OP_CLAIM, &rp, &tok);
         return true;
     }
     if (status_endpoint) {
@@ -555,19 +660,21 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     }
     if (state == WR_ROOM_SCHEDULED) {
         if (connected && r->commitment[0]) {
-            run_op(c, r, OP_PREJOIN, &rp, NULL);
+            run_op(c, hs, r, OP_PREJOIN, &rp, NULL);
             return true;
         }
     } else if (fresh && connected) {
-        run_op(c, r, OP_JOIN, &rp, NULL);
+        run_op(c, hs, r, OP_JOIN, &rp, NULL);
         return true;
     }
     /* Redis unreachable (or the draw's seed not known yet): a provisional place, confirmed when the
      * visitor next shows up with Redis back */
-    char hdr[512];
+    char hdr[GW_JAR_BYTES + 256];
+    gw_jar_t jar;
+    jar_collect(c, hs, WR_TOKEN_QUEUE, cfg, now_s, &jar);
     wr_token_t t = {.type = WR_TOKEN_QUEUE};
     randombytes_buf(t.visitor, sizeof t.visitor);
-    if (provisional_cookie(c, r, &t, hdr, sizeof hdr) == 0)
+    if (provisional_cookie(c, r, &t, &jar, hdr, sizeof hdr) == 0)
         rp.set_cookie = hdr;
     GW_INC(&c->w->metrics, provisional_places);
     answer_waiting(c, r, &rp);
@@ -590,6 +697,7 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) 
         gw_conn_send_local(c, 503, NULL, "application/json", "{\"left\":false}\n", 15);
         return;
     }
+    jar_collect(c, hs, WR_TOKEN_QUEUE, cfg, wall_ms() / 1000, &op->jar_q);
     start_op(c, op);
 }
 
@@ -628,7 +736,10 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
     if (release || (c->pass_completion && status >= 200 && status < 400)) {
         session_call(c, r, release ? "released" : "completed", 0, 0);
         c->pass_room = NULL; /* once per request */
-        return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
+        if (cookie_without(WR_TOKEN_PASS, &c->blk->pass_jar, c->w->pass_hdr, sizeof c->w->pass_hdr, now_s) <
+            0)
+            return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
+        return c->w->pass_hdr;
     }
     int64_t end;
     const char *why;
@@ -660,7 +771,7 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
     }
     p->expires_at = end;
     p->issued_at = now_s;
-    if (cookie_for(c, cfg->name, p, c->w->pass_hdr, sizeof c->w->pass_hdr, now_s) < 0)
+    if (cookie_for(c, cfg->name, p, &c->blk->pass_jar, c->w->pass_hdr, sizeof c->w->pass_hdr, now_s) < 0)
         return NULL;
     session_call(c, r, why, end * 1000, status >= 500 ? status : 0);
     return c->w->pass_hdr;

@@ -74,6 +74,17 @@ typedef struct gw_upstream gw_upstream_t;
 
 /* Buffers of an active client request; returned to the worker's free list when the connection goes
  * idle, so an idle keep-alive connection holds no buffer at all. */
+/* Several rooms may share a host, and so the wr_q and wr_p cookies: one cookie holds one token per
+ * room, joined by '.' (not a base64url character). A jar is the other rooms' tokens a request came
+ * with, put back beside the one being set (gate.c). */
+#define GW_JAR_TOKENS 8
+#define GW_JAR_BYTES (GW_JAR_TOKENS * (WR_TOKEN_TEXT_BYTES + 1))
+typedef struct {
+    char text[GW_JAR_BYTES];
+    uint16_t len;
+    int64_t max_expires; /* latest expiry among them: the cookie must live that long */
+} gw_jar_t;
+
 typedef struct gw_cblock {
     struct gw_cblock *next_free;
     gw_hdr_t *hdrs; /* [max_header_count] */
@@ -81,7 +92,8 @@ typedef struct gw_cblock {
     char *norm;     /* normalised path [max_uri_bytes + 1] */
     uint32_t out_cap;
     uint32_t in_cap;
-    char *in; /* raw bytes from the client: head, body, pipelined requests */
+    char *in;          /* raw bytes from the client: head, body, pipelined requests */
+    gw_jar_t pass_jar; /* other rooms' passes, when this request carried a pass (several rooms) */
 } gw_cblock_t;
 
 typedef struct gw_ublock {

@@ -147,6 +147,47 @@ class Page(unittest.TestCase):
         self.assertIn("[room sale] page_template: %s: line 2: unknown placeholder {{postion}}"
                       % os.path.join(tdir, "bad.html"), res.stderr)
 
+    def test_two_rooms_on_one_host_keep_both_places(self):
+        # one wr_q cookie carries one token per room: joining the second queue must not cost the first place
+        gw = self.gateway("[room sale]\npaths = /checkout\n[room merch]\npaths = /merch\n", workers=2)
+        try:
+            ahead = Visitor(gw.port)
+            ahead.get("/checkout", json_=True)
+            ahead.get("/merch", json_=True)
+            v = Visitor(gw.port)
+            self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["position"], 2)
+            self.assertEqual(json.loads(v.get("/merch", json_=True).body)["position"], 2)
+            self.assertEqual(v.cookies["wr_q"].count("."), 1)  # two tokens
+            for _ in range(2):
+                self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["position"], 2)
+                self.assertEqual(json.loads(v.get("/merch", json_=True).body)["position"], 2)
+            # admitted in one room: a pass for it, the place in the other kept
+            self.admit("sale", 2)
+            self.assertEqual(v.get("/checkout").status, 302)
+            self.assertEqual(v.get("/checkout/pay").body, b"hello from origin /checkout/pay\n")
+            self.assertEqual(json.loads(v.get("/merch", json_=True).body)["position"], 2)
+            self.admit("merch", 2)
+            self.assertEqual(v.get("/merch").status, 302)
+            self.assertEqual(v.cookies["wr_p"].count("."), 1)  # two passes
+            self.assertEqual(v.get("/merch/x").status, 200)
+            self.assertEqual(v.get("/checkout/y").status, 200)
+            # the origin ends the sale session: the merch pass stays
+            self.assertEqual(v.get("/checkout/z?release=done").status, 200)
+            self.assertEqual(v.cookies["wr_p"].count("."), 0)
+            self.assertEqual(v.get("/merch/x").body, b"hello from origin /merch/x\n")
+            self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["state"], "waiting")
+            # leaving one queue keeps the other place
+            w = Visitor(gw.port)
+            w.get("/checkout", json_=True)
+            w.get("/merch", json_=True)
+            pos = json.loads(w.get("/merch", json_=True).body)["position"]
+            r = w.get("/__waitroom/leave?room=sale", method="POST", json_=True)
+            self.assertEqual(json.loads(r.body), {"left": True})
+            self.assertNotEqual(w.cookies.get("wr_q", ""), "")
+            self.assertEqual(json.loads(w.get("/merch", json_=True).body)["position"], pos)
+        finally:
+            self.stop(gw)
+
     def test_status_endpoint_sends_the_admitted_buyer_back_on_this_site_only(self):
         gw = self.gateway("[room sale]\npaths = /checkout\n")
         try:
