@@ -336,6 +336,8 @@ static int provisional_cookie(gw_conn_t *c, gw_room_t *r, wr_token_t *t, const g
     int64_t now_s = wall_ms() / 1000;
     t->type = WR_TOKEN_QUEUE;
     t->serial = 0;
+    if (t->max_until != 1)
+        t->max_until = 0;
     t->issued_at = now_s;
     t->expires_at = now_s + r->cfg->queue_token_ttl_s;
     return cookie_for(c, r->cfg->name, t, jar, hdr, cap, now_s);
@@ -397,11 +399,15 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
         return;
     }
     if (v == -2)
-        op->room->commitment[0] = '\0'; /* Redis lost the seed: this gateway draws a new one */
+        op->room->schedule_checked_ms = 0; /* Redis lost the seed: a new one is drawn at the next tick */
+    /* In the pre-queue (max_until = 1 marks it), or not yet (Redis trouble): then a token without that
+     * mark, and the visitor is pre-queued on their next request. */
+    op->tok.max_until = v == 0 ? 1 : 0;
     char hdr[GW_JAR_BYTES + 256];
+    bool set = v == 0 || !op->had_token;
     op_waiting(c, op, false, 0,
-               v == 0 && provisional_cookie(c, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr) == 0 ? hdr
-                                                                                                     : NULL);
+               set && provisional_cookie(c, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr) == 0 ? hdr
+                                                                                                  : NULL);
     free(op);
 }
 
@@ -636,6 +642,9 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
              * Redis answers (the draw's serial for a pre-queued visitor, else the back of the queue) */
             if (state != WR_ROOM_SCHEDULED && fresh && connected)
                 run_op(c, hs, r, OP_JOIN, &rp, &tok);
+            else if (state == WR_ROOM_SCHEDULED && connected && r->commitment[0] &&
+                     (tok.max_until != 1 || tok.issued_at < r->scheduled_s))
+                run_op(c, hs, r, OP_PREJOIN, &rp, &tok); /* provisional, or Redis lost the pre-queue */
             else
                 answer_waiting(c, r, &rp);
             return true;

@@ -91,14 +91,19 @@ static void on_scheduled(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
     r->scheduling = false;
-    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
-        !hex64(rep->element[0])) {
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4 ||
+        !hex64(rep->element[0]) || rep->element[3]->type != REDIS_REPLY_INTEGER) {
         if (rep && rep->type == REDIS_REPLY_ERROR)
             WR_WARN("schedule refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
         return;
     }
+    if (r->commitment[0] && memcmp(r->commitment, rep->element[0]->str, 64) != 0)
+        WR_WARN("draw seed lost in Redis: a new one was drawn and its commitment published; visitors "
+                "pre-queued before are put in again as they come back",
+                "room=%s commitment=%.64s", r->cfg->name, rep->element[0]->str);
     memcpy(r->commitment, rep->element[0]->str, 64);
     r->commitment[64] = '\0';
+    r->scheduled_s = rep->element[3]->integer / 1000;
     if (hex64(rep->element[2])) {
         memcpy(r->seed, rep->element[2]->str, 64);
         r->seed[64] = '\0';
@@ -160,9 +165,10 @@ static void draw(gw_room_t *r, uint64_t wall_ms) {
     if (r->cfg->state != WR_ROOM_SCHEDULED || r->opened || r->scheduling || r->opening ||
         !r->owner->redis.connected)
         return;
-    if (!r->commitment[0])
+    if (!r->commitment[0] || wall_ms >= r->schedule_checked_ms + GW_ROOM_SCHEDULE_CHECK_MS) {
+        r->schedule_checked_ms = wall_ms; /* also notices a Redis that lost the seed */
         schedule(r, wall_ms);
-    else if ((int64_t)(wall_ms / 1000) >= r->cfg->open_at)
+    } else if ((int64_t)(wall_ms / 1000) >= r->cfg->open_at)
         open_room(r, wall_ms);
 }
 

@@ -19,7 +19,8 @@
 #define GW_ROOM_REFRESH_MS 200
 #define GW_ROOM_HEARTBEAT_MS 2000
 #define GW_ROOM_VIEW_MAX_LEFT 100000
-#define GW_ROOM_STALE_MS 2000 /* a view older than this is not trusted: the room is in trouble */
+#define GW_ROOM_SCHEDULE_CHECK_MS 5000 /* a scheduled room checks its draw's seed is still in Redis */
+#define GW_ROOM_STALE_MS 2000          /* a view older than this is not trusted: the room is in trouble */
 
 typedef struct gw_rooms gw_rooms_t;
 
@@ -33,6 +34,8 @@ typedef struct {
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */
     char commitment[65], seed[65];
+    uint64_t schedule_checked_ms;
+    int64_t scheduled_s; /* when the current seed was drawn: pre-queue tokens from before it are re-queued */
     bool scheduling, opening;
     bool opened; /* open_at has passed and the pre-queue was drawn: the room counts as open */
     gw_room_view_t view;

@@ -102,9 +102,9 @@ class Scripts(unittest.TestCase):
         self.assertEqual(d.prequeue(vid(1)), -2)  # no seed yet: nobody can be placed before the commitment
         seed = seed_of(1)
         commitment = hashlib.sha256(bytes.fromhex(seed)).hexdigest()
-        self.assertEqual(d.schedule(seed), [commitment.encode(), 0, b""])
+        self.assertEqual(d.schedule(seed), [commitment.encode(), 0, b"", 1000])
         # a second gateway proposes another seed: the first one stands, and the seed stays secret
-        self.assertEqual(d.schedule(seed_of(2)), [commitment.encode(), 0, b""])
+        self.assertEqual(d.schedule(seed_of(2)), [commitment.encode(), 0, b"", 1000])
         for i in range(1, 8):
             self.assertEqual(d.prequeue(vid(i)), 0)
         self.assertEqual(d.prequeue(vid(3)), 0)  # a second tab: still one entry
@@ -272,6 +272,59 @@ class Gatewayed(unittest.TestCase):
             self.assertIn("OK: 5 pre-queued visitors", res.stdout)
         finally:
             r.sock.close()
+            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+
+    def test_prequeue_through_redis_trouble(self):
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        origin = Origin()
+        self.addCleanup(origin.stop)
+        open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
+                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n" % open_at)
+        try:
+            r = redis.client()
+            deadline = time.time() + 5
+            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
+                time.sleep(0.05)
+            r.sock.close()
+            time.sleep(0.3)
+            a = Visitor(gw.port)
+            self.assertEqual(json.loads(a.get("/checkout", json_=True).body)["state"], "scheduled")
+            self.assertEqual(redis.client().call("ZCARD", "wr:{sale}:pre"), 1)
+            # Redis goes away: a newcomer still gets a (provisional) token and the plain scheduled answer
+            redis.proc.terminate()
+            redis.proc.wait(5)
+            time.sleep(0.5)
+            b = Visitor(gw.port)
+            doc = json.loads(b.get("/checkout", json_=True).body)
+            self.assertEqual((doc["state"], doc["position"]), ("scheduled", None))
+            self.assertIn("wr_q", b.cookies)
+            # Redis comes back empty: a new seed is drawn (a new commitment), and both visitors are put
+            # in the pre-queue again as they poll (b for the first time, a because its pre-queue was lost)
+            redis.proc = subprocess.Popen(["redis-server", "--port", str(redis.port), "--bind", "127.0.0.1",
+                                           "--save", "", "--appendonly", "no", "--dir", redis.dir],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 20
+            n = 0
+            while time.time() < deadline:
+                for v in (a, b):
+                    try:
+                        v.get("/__waitroom/status?room=sale")
+                    except OSError:
+                        pass
+                try:
+                    c = redis.client()
+                    n = c.call("ZCARD", "wr:{sale}:pre")
+                    c.sock.close()
+                except OSError:
+                    n = 0
+                if n == 2:
+                    break
+                time.sleep(0.3)
+            self.assertEqual(n, 2)
+            self.assertIn("draw seed lost in Redis", gw.logtext())
+        finally:
             self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
 
 

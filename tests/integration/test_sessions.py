@@ -91,6 +91,12 @@ class Sessions(unittest.TestCase):
         self.assertEqual(max_age(r, "wr_p"), SESSION_S)
         return v, serial
 
+    def landed(self, serial, ev):
+        """Waits (up to 5 s) for an event of this serial: session updates are sent after the answer."""
+        deadline = time.time() + 5
+        while ev not in [e["ev"] for e in self.events(serial)] and time.time() < deadline:
+            time.sleep(0.05)
+
     def active_until(self, serial):
         s = self.r.call("ZSCORE", "wr:{sale}:active", serial)
         return None if s is None else int(float(s))
@@ -121,7 +127,7 @@ class Sessions(unittest.TestCase):
         r = v.get("/checkout/done")
         self.assertEqual(r.status, 200)
         self.assertRegex(r.header("set-cookie"), r"^wr_p=; Path=/; Max-Age=0")
-        time.sleep(0.3)
+        self.landed(serial, "completed")
         self.assertIsNone(self.active_until(serial))
         self.assertEqual([e["ev"] for e in self.events(serial)][-1], "completed")
         # the spent queue token gets no second turn: it is a new visitor at the back
@@ -149,7 +155,7 @@ class Sessions(unittest.TestCase):
         age = max_age(r, "wr_p")
         self.assertIsNotNone(age)
         self.assertGreaterEqual(age, SESSION_S + GRACE_S - 2)
-        time.sleep(0.3)
+        self.landed(serial, "origin_error")
         self.assertGreaterEqual(self.active_until(serial), before + GRACE_S * 1000 - 1000)  # pass: whole seconds
         err = [e for e in self.events(serial) if e["ev"] == "origin_error"]
         self.assertEqual(len(err), 1)
@@ -158,6 +164,9 @@ class Sessions(unittest.TestCase):
         for _ in range(3):
             age = max_age(v.get("/checkout/status/503"), "wr_p") or age
         self.assertLessEqual(age, SESSION_S + GRACE_S)
+        deadline = time.time() + 5  # the session update is sent after the answer: let it land
+        while len([e for e in self.events(serial) if e["ev"] == "origin_error"]) < 4 and time.time() < deadline:
+            time.sleep(0.05)
         self.assertEqual(len([e for e in self.events(serial) if e["ev"] == "origin_error"]), 4)
 
     def test_origin_timeout_extends_the_session_and_says_so(self):
@@ -166,7 +175,7 @@ class Sessions(unittest.TestCase):
         self.assertEqual(r.status, 504)
         self.assertIn(b"not your fault", r.body)
         self.assertGreaterEqual(max_age(r, "wr_p"), SESSION_S + GRACE_S - 2)
-        time.sleep(0.3)
+        self.landed(serial, "origin_error")
         self.assertIn("504", [e.get("status") for e in self.events(serial) if e["ev"] == "origin_error"])
 
     def test_activity_renews_up_to_the_maximum_then_it_expires(self):
@@ -181,7 +190,7 @@ class Sessions(unittest.TestCase):
         self.assertIsNotNone(age)  # renewed, but only up to session_max_s after the claim
         self.assertLessEqual(age, SESSION_MAX_S - (SESSION_S // 2))
         self.assertGreater(age, SESSION_S // 2)
-        time.sleep(0.3)
+        self.landed(serial, "extended")
         self.assertIn("extended", [e["ev"] for e in self.events(serial)])
         # past session_max_s the pass is refused and the place is spent: a new place at the back
         time.sleep(max(0.0, claimed + SESSION_MAX_S + 1.2 - time.time()))
