@@ -445,3 +445,25 @@ class Visitor:
                 name, rest = v.split("=", 1)
                 self.cookies[name] = rest.split(";", 1)[0]
         return r
+
+
+ADMIT_KEYS = ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch", "active", "ended")
+_ADMIT_LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua", "admit.lua")
+_ticks = iter(range(1, 1 << 62))  # tick ids only ever grow, across rooms and tests
+
+
+def admit(r, n, room="sale", gw=None, refreshes=2, abandon_ms=60000, claim_ms=120000):
+    """Admission the way the controller does it: one admit.lua call for `room` (fenced by epoch 1, a new
+    tick id) through the Redis client r; then, given a gateway, waits until its workers have refreshed
+    their views `refreshes` times, so what the test asks next is answered from the new boundary.
+    Returns admit.lua's answer: [admitted, boundary, no_shows, abandoned, skipped_left, expired]."""
+    with open(_ADMIT_LUA) as f:
+        src = f.read()
+    res = r.call("EVAL", src, len(ADMIT_KEYS), *["wr:{%s}:%s" % (room, k) for k in ADMIT_KEYS], n,
+                 int(time.time() * 1000), abandon_ms, claim_ms, next(_ticks), "1", "test", 1000, 10000)
+    if gw is not None:
+        r0 = gw.metric("waitroom_gateway_room_refreshes_total")
+        deadline = time.time() + 10
+        while gw.metric("waitroom_gateway_room_refreshes_total") < r0 + refreshes and time.time() < deadline:
+            time.sleep(0.05)
+    return res

@@ -1,5 +1,4 @@
 """A minimal RESP2 client (standard library only) for tests that talk to redis-server directly."""
-import os
 import shutil
 import socket
 import subprocess

@@ -23,11 +23,10 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor  # noqa: E402
+from harness import Gateway, Origin, Visitor, admit  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-LUA = os.path.join(ROOT, "common", "lua")
 SCRIPT = os.path.join(ROOT, "tests", "browser", "buyer.mjs")
 CHROMIUM = os.environ.get("WR_CHROMIUM", "/usr/bin/chromium")
 NODE = os.environ.get("WR_NODE", "")
@@ -75,9 +74,6 @@ class Browser(unittest.TestCase):
             cls.redis.stop()
             raise
         cls.r = cls.redis.client()
-        with open(os.path.join(LUA, "admit.lua")) as f:
-            cls.admit_sha = cls.r.call("SCRIPT", "LOAD", f.read()).decode()
-        cls.tick = 0
         deadline = time.time() + 10
         while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 2:
             time.sleep(0.05)
@@ -89,19 +85,6 @@ class Browser(unittest.TestCase):
         cls.r.sock.close()
         cls.redis.stop()
         assert rc == 0, "gateway exited with %s:\n%s" % (rc, getattr(cls.gw, "final_log", "")[-3000:])
-
-    def admit(self, n):
-        Browser.tick += 1
-        keys = ["wr:{sale}:" + k for k in ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick",
-                                           "epoch", "active", "ended")]
-        res = self.r.call("EVALSHA", self.admit_sha, len(keys), *keys, n, int(time.time() * 1000), 60000, 120000,
-                          Browser.tick, "1", "test", 1000, 10000)
-        # wait until the (single) worker has refreshed its view twice since
-        r0 = self.gw.metric("waitroom_gateway_room_refreshes_total")
-        deadline = time.time() + 10
-        while self.gw.metric("waitroom_gateway_room_refreshes_total") < r0 + 2 and time.time() < deadline:
-            time.sleep(0.05)
-        return res
 
     def run_node(self):
         """Starts buyer.mjs; returns (process, queue of its JSON lines, stderr path, marker)."""
@@ -186,7 +169,7 @@ class Browser(unittest.TestCase):
             for k in range(1, AHEAD + 2):  # the three ahead, then the buyer; never the no-JS buyer behind
                 if stop.wait(max(0.0, t0 + k * ADMIT_EVERY_S - time.time())):
                     return
-                res = self.admit(1)
+                res = admit(self.r, 1, gw=self.gw)
                 admits.append((round(time.time() - t0, 2), res[0]))
 
         admitting = threading.Thread(target=admitter, daemon=True)

@@ -9,11 +9,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import GATEWAY, Gateway, Origin, Visitor  # noqa: E402
+from harness import GATEWAY, Gateway, Origin, Visitor, admit  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
-LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
-ADMIT_KEYS = ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch", "active", "ended")
 
 
 def wait_for(cond, timeout=15):
@@ -40,7 +38,6 @@ class Page(unittest.TestCase):
         self.addCleanup(self.redis.stop)
         self.origin = Origin()
         self.addCleanup(self.origin.stop)
-        self.tick = 0
 
     def gateway(self, rooms, workers=1):
         gw = Gateway(self.origin.url(), workers=workers,
@@ -51,16 +48,13 @@ class Page(unittest.TestCase):
     def stop(self, gw):
         self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
 
-    def admit(self, room, n):
+    def redis_admit(self, room, n):
         r = self.redis.client()
-        with open(os.path.join(LUA, "admit.lua")) as f:
-            sha = r.call("SCRIPT", "LOAD", f.read()).decode()
-        self.tick += 1
-        res = r.call("EVALSHA", sha, len(ADMIT_KEYS), *["wr:{%s}:%s" % (room, k) for k in ADMIT_KEYS], n,
-                     int(time.time() * 1000), 60000, 120000, self.tick, "1", "test", 1000, 10000)
-        r.sock.close()
-        time.sleep(0.6)  # a view refresh or two
-        return res
+        try:
+            return admit(r, n, room=room)
+        finally:
+            r.sock.close()
+            time.sleep(0.6)  # a view refresh or two in each worker
 
     def test_provisional_places_while_redis_is_down(self):
         gw = self.gateway("[room sale]\npaths = /checkout\n")
@@ -162,11 +156,11 @@ class Page(unittest.TestCase):
                 self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["position"], 2)
                 self.assertEqual(json.loads(v.get("/merch", json_=True).body)["position"], 2)
             # admitted in one room: a pass for it, the place in the other kept
-            self.admit("sale", 2)
+            self.redis_admit("sale", 2)
             self.assertEqual(v.get("/checkout").status, 302)
             self.assertEqual(v.get("/checkout/pay").body, b"hello from origin /checkout/pay\n")
             self.assertEqual(json.loads(v.get("/merch", json_=True).body)["position"], 2)
-            self.admit("merch", 2)
+            self.redis_admit("merch", 2)
             self.assertEqual(v.get("/merch").status, 302)
             self.assertEqual(v.cookies["wr_p"].count("."), 1)  # two passes
             self.assertEqual(v.get("/merch/x").status, 200)
@@ -194,7 +188,7 @@ class Page(unittest.TestCase):
             good, evil = Visitor(gw.port), Visitor(gw.port)
             good.get("/checkout", json_=True)
             evil.get("/checkout", json_=True)
-            self.admit("sale", 2)
+            self.redis_admit("sale", 2)
             doc = json.loads(good.get("/__waitroom/status?room=sale&return=%2Fcheckout%2Fseat%3Fx%3D1").body)
             self.assertTrue(doc["admitted"])
             self.assertEqual(doc["redirect"], "/checkout/seat?x=1")

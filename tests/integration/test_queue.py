@@ -2,19 +2,20 @@
 proxying with the pass. Admission is done here with the same admit.lua the controller will call."""
 import json
 import os
-import re
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Gateway, Origin, Visitor  # noqa: E402
+from harness import Gateway, Origin, Visitor, admit  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
-LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
 
 
 class Queue(unittest.TestCase):
+    def admit(self, n, **kw):
+        return admit(self.r, n, gw=self.gw, refreshes=5, **kw)  # 2 workers: each refreshes at least twice
+
     @classmethod
     def setUpClass(cls):
         cls.redis = RedisServer()
@@ -23,8 +24,6 @@ class Queue(unittest.TestCase):
                          extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % cls.redis.port,
                          rooms="[room sale]\npaths = /checkout\n")
         cls.r = cls.redis.client()
-        cls.admit_sha = cls.r.call("SCRIPT", "LOAD", open(os.path.join(LUA, "admit.lua")).read()).decode()
-        cls.tick = 0
         deadline = time.time() + 10
         while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 4:
             time.sleep(0.05)
@@ -36,19 +35,6 @@ class Queue(unittest.TestCase):
         cls.r.sock.close()
         cls.redis.stop()
         assert rc == 0, getattr(cls.gw, "final_log", "")[-3000:]
-
-    def admit(self, n, abandon_ms=60000, claim_ms=120000):
-        Queue.tick += 1
-        keys = ["wr:{sale}:" + k for k in ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick",
-                                           "epoch", "active", "ended")]
-        res = self.r.call("EVALSHA", self.admit_sha, 11, *keys, n, int(time.time() * 1000), abandon_ms, claim_ms,
-                          Queue.tick, "1", "test", 1000, 10000)
-        # wait until every worker has refreshed its view twice since (2 workers, 1 room)
-        r0 = self.gw.metric("waitroom_gateway_room_refreshes_total")
-        deadline = time.time() + 10
-        while self.gw.metric("waitroom_gateway_room_refreshes_total") < r0 + 5 and time.time() < deadline:
-            time.sleep(0.05)
-        return res
 
     def clear_queue(self):
         """Admits whoever earlier tests left waiting, so positions here start at 1."""
@@ -121,7 +107,6 @@ class Queue(unittest.TestCase):
             except OSError:
                 self.assertLess(time.time(), deadline)
                 time.sleep(0.1)
-        Queue.admit_sha = self.r.call("SCRIPT", "LOAD", open(os.path.join(LUA, "admit.lua")).read()).decode()
         deadline = time.time() + 15
         while time.time() < deadline and self.gw.metric("waitroom_gateway_redis_connected") != 2:
             time.sleep(0.1)

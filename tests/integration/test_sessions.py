@@ -9,10 +9,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor  # noqa: E402
+from harness import Gateway, Origin, Visitor, admit  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
-LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
 SESSION_S, SESSION_MAX_S, GRACE_S = 10, 13, 30
 ROOM = """[room sale]
 paths = /checkout
@@ -32,6 +31,9 @@ def max_age(resp, name):
 
 
 class Sessions(unittest.TestCase):
+    def admit(self, n, **kw):
+        return admit(self.r, n, gw=self.gw, **kw)
+
     @classmethod
     def setUpClass(cls):
         cls.redis = RedisServer()
@@ -41,8 +43,6 @@ class Sessions(unittest.TestCase):
                                       % cls.redis.port,
                          rooms=ROOM)
         cls.r = cls.redis.client()
-        cls.admit_sha = cls.r.call("SCRIPT", "LOAD", open(os.path.join(LUA, "admit.lua")).read()).decode()
-        cls.tick = 0
         deadline = time.time() + 10
         while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 2:
             time.sleep(0.05)
@@ -54,18 +54,6 @@ class Sessions(unittest.TestCase):
         cls.r.sock.close()
         cls.redis.stop()
         assert rc == 0, getattr(cls.gw, "final_log", "")[-3000:]
-
-    def admit(self, n, claim_ms=120000):
-        Sessions.tick += 1
-        keys = ["wr:{sale}:" + k for k in ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick",
-                                           "epoch", "active", "ended")]
-        res = self.r.call("EVALSHA", self.admit_sha, len(keys), *keys, n, int(time.time() * 1000), 60000,
-                          claim_ms, Sessions.tick, "1", "test", 1000, 10000)
-        r0 = self.gw.metric("waitroom_gateway_room_refreshes_total")
-        deadline = time.time() + 10
-        while self.gw.metric("waitroom_gateway_room_refreshes_total") < r0 + 2 and time.time() < deadline:
-            time.sleep(0.05)
-        return res
 
     def events(self, serial=None):
         out = []
