@@ -467,3 +467,36 @@ def admit(r, n, room="sale", gw=None, refreshes=2, abandon_ms=60000, claim_ms=12
         while gw.metric("waitroom_gateway_room_refreshes_total") < r0 + refreshes and time.time() < deadline:
             time.sleep(0.05)
     return res
+
+
+class RoomTest(unittest.TestCase):
+    """A redis-server, a test origin and a gateway serving ROOMS, shared by the tests of a class; self.r is
+    a Redis client. The gateway's views have been refreshed by every worker before the first test."""
+    WORKERS = 1
+    ROOMS = "[room sale]\npaths = /checkout\n"
+    EXTRA_ORIGIN = ""  # more [origin] keys
+
+    @classmethod
+    def setUpClass(cls):
+        from resp import RedisServer
+        cls.redis = RedisServer()
+        cls.origin = Origin()
+        try:
+            cls.gw = Gateway(cls.origin.url(), workers=cls.WORKERS, rooms=cls.ROOMS,
+                             extra_origin=cls.EXTRA_ORIGIN + "[redis]\nurl = redis://127.0.0.1:%d\n" % cls.redis.port)
+        except Exception:
+            cls.origin.stop()
+            cls.redis.stop()
+            raise
+        cls.r = cls.redis.client()
+        deadline = time.time() + 10
+        while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 2 * cls.WORKERS:
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.gw.stop()
+        cls.origin.stop()
+        cls.r.sock.close()
+        cls.redis.stop()
+        assert rc == 0, "gateway exited with %s:\n%s" % (rc, getattr(cls.gw, "final_log", "")[-3000:])

@@ -23,8 +23,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor, admit  # noqa: E402
-from resp import RedisServer  # noqa: E402
+from harness import RoomTest, Visitor, admit  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SCRIPT = os.path.join(ROOT, "tests", "browser", "buyer.mjs")
@@ -52,7 +51,7 @@ def marked_pids(marker):
     return pids
 
 
-class Browser(unittest.TestCase):
+class Browser(RoomTest):
     @classmethod
     def setUpClass(cls):
         if not NODE or not os.access(NODE, os.X_OK):
@@ -63,28 +62,7 @@ class Browser(unittest.TestCase):
             raise AssertionError("%s not found: scripts/install-deps installs Debian's chromium" % CHROMIUM)
         if not os.path.isfile(os.path.join(ROOT, "node_modules", "playwright-core", "package.json")):
             raise AssertionError("node_modules/playwright-core missing: scripts/install-deps runs `npm ci`")
-        cls.redis = RedisServer()
-        cls.origin = Origin()
-        try:
-            cls.gw = Gateway(cls.origin.url(), workers=1,
-                             extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % cls.redis.port,
-                             rooms="[room sale]\npaths = /checkout\n")
-        except Exception:
-            cls.origin.stop()
-            cls.redis.stop()
-            raise
-        cls.r = cls.redis.client()
-        deadline = time.time() + 10
-        while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 2:
-            time.sleep(0.05)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.gw.stop()
-        cls.origin.stop()
-        cls.r.sock.close()
-        cls.redis.stop()
-        assert rc == 0, "gateway exited with %s:\n%s" % (rc, getattr(cls.gw, "final_log", "")[-3000:])
+        super().setUpClass()
 
     def run_node(self):
         """Starts buyer.mjs; returns (process, queue of its JSON lines, stderr path, marker)."""

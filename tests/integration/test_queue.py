@@ -7,34 +7,15 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor, admit  # noqa: E402
-from resp import RedisServer  # noqa: E402
+from harness import RoomTest, Visitor, admit  # noqa: E402
 
 
 
-class Queue(unittest.TestCase):
+class Queue(RoomTest):
+    WORKERS = 2
+
     def admit(self, n, **kw):
         return admit(self.r, n, gw=self.gw, refreshes=5, **kw)  # 2 workers: each refreshes at least twice
-
-    @classmethod
-    def setUpClass(cls):
-        cls.redis = RedisServer()
-        cls.origin = Origin()
-        cls.gw = Gateway(cls.origin.url(), workers=2,
-                         extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % cls.redis.port,
-                         rooms="[room sale]\npaths = /checkout\n")
-        cls.r = cls.redis.client()
-        deadline = time.time() + 10
-        while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 4:
-            time.sleep(0.05)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.gw.stop()
-        cls.origin.stop()
-        cls.r.sock.close()
-        cls.redis.stop()
-        assert rc == 0, getattr(cls.gw, "final_log", "")[-3000:]
 
     def clear_queue(self):
         """Admits whoever earlier tests left waiting, so positions here start at 1."""

@@ -9,8 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor, admit  # noqa: E402
-from resp import RedisServer  # noqa: E402
+from harness import RoomTest, Visitor, admit  # noqa: E402
 
 SESSION_S, SESSION_MAX_S, GRACE_S = 10, 13, 30
 ROOM = """[room sale]
@@ -30,30 +29,12 @@ def max_age(resp, name):
     return None
 
 
-class Sessions(unittest.TestCase):
+class Sessions(RoomTest):
+    ROOMS = ROOM
+    EXTRA_ORIGIN = "response_timeout_ms = 500\n"
+
     def admit(self, n, **kw):
         return admit(self.r, n, gw=self.gw, **kw)
-
-    @classmethod
-    def setUpClass(cls):
-        cls.redis = RedisServer()
-        cls.origin = Origin()
-        cls.gw = Gateway(cls.origin.url(), workers=1,
-                         extra_origin="response_timeout_ms = 500\n[redis]\nurl = redis://127.0.0.1:%d\n"
-                                      % cls.redis.port,
-                         rooms=ROOM)
-        cls.r = cls.redis.client()
-        deadline = time.time() + 10
-        while time.time() < deadline and (cls.gw.metric("waitroom_gateway_room_refreshes_total") or 0) < 2:
-            time.sleep(0.05)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.gw.stop()
-        cls.origin.stop()
-        cls.r.sock.close()
-        cls.redis.stop()
-        assert rc == 0, getattr(cls.gw, "final_log", "")[-3000:]
 
     def events(self, serial=None):
         out = []
