@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int hexval(unsigned char c) {
+int wr_hexval(unsigned char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -51,7 +51,7 @@ long wr_path_normalize(const char *in, size_t len, char *out, size_t out_size) {
         if (c == '%') {
             if (i + 2 >= len)
                 return -1;
-            int h = hexval((unsigned char)in[i + 1]), l = hexval((unsigned char)in[i + 2]);
+            int h = wr_hexval((unsigned char)in[i + 1]), l = wr_hexval((unsigned char)in[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             unsigned char d = (unsigned char)(h * 16 + l);

@@ -22,4 +22,7 @@ long wr_path_normalize(const char *in, size_t len, char *out, size_t out_size);
 bool wr_path_has_prefix(const char *path, size_t path_len, const char *prefix, size_t prefix_len,
                         bool case_sensitive);
 
+/* The value of a hex digit (either case), or -1. */
+int wr_hexval(unsigned char c);
+
 #endif

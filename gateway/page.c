@@ -1,6 +1,7 @@
 /* /__waitroom/ endpoints. The room is named by ?room=NAME, or is the only room there is. */
 #include "gateway/page.h"
 
+#include "common/path.h"
 #include "gateway/gate.h"
 #include "gateway/status.h"
 
@@ -23,16 +24,6 @@ const char *gw_query_param(const char *query, size_t query_len, const char *name
         i = end + 1;
     }
     return NULL;
-}
-
-static int hexval(char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
 }
 
 static void json_error(gw_conn_t *c, int status, const char *msg) {
@@ -95,7 +86,8 @@ static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t 
     const char *ret = gw_query_param(query, query_len, "return", &rl);
     for (size_t i = 0; ret && i < rl && bl < sizeof back; i++) {
         int hi, lo;
-        if (ret[i] == '%' && i + 2 < rl && (hi = hexval(ret[i + 1])) >= 0 && (lo = hexval(ret[i + 2])) >= 0) {
+        if (ret[i] == '%' && i + 2 < rl && (hi = wr_hexval((unsigned char)ret[i + 1])) >= 0 &&
+            (lo = wr_hexval((unsigned char)ret[i + 2])) >= 0) {
             back[bl++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
