@@ -163,11 +163,12 @@ typedef struct {
     int64_t now_s;
     wr_token_t *out;
     gw_token_cache_t *cache;
+    int tries; /* pieces checked: a hostile cookie of many pieces costs at most GW_JAR_TOKENS * 2 MACs */
 } find_t;
 
 static bool try_token(const char *v, size_t len, void *arg) {
     find_t *f = arg;
-    if (len != WR_TOKEN_TEXT_BYTES)
+    if (len != WR_TOKEN_TEXT_BYTES || ++f->tries > GW_JAR_TOKENS * 2)
         return false;
     gw_token_cache_t *slot = NULL;
     if (f->cache) {
@@ -209,7 +210,7 @@ static bool try_tokens(const char *v, size_t len, void *arg) {
 
 static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
                        int64_t now_s, wr_token_t *out) {
-    find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache};
+    find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache, 0};
     return gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_tokens, &f);
 }
 
@@ -224,11 +225,13 @@ typedef struct {
     int64_t now_s;
     gw_jar_t *jar;
     uint8_t taken[GW_JAR_TOKENS]; /* room indexes already in the jar, +1 */
+    int tries;                    /* pieces looked at: bounded like find_t's */
 } collect_t;
 
 static bool collect_piece(const char *v, size_t len, collect_t *k) {
     const wr_config_t *cfg = k->c->w->cfg;
-    if (len != WR_TOKEN_TEXT_BYTES || k->jar->len + len + 1 > sizeof k->jar->text)
+    if (len != WR_TOKEN_TEXT_BYTES || k->jar->len + len + 1 > sizeof k->jar->text ||
+        ++k->tries > GW_JAR_TOKENS * 2)
         return false;
     for (size_t i = 0; i < cfg->nrooms && i < 255; i++) {
         const wr_room_cfg_t *r = &cfg->rooms[i];

@@ -182,6 +182,24 @@ class Page(unittest.TestCase):
         finally:
             self.stop(gw)
 
+    def test_cookie_of_many_pieces_is_bounded(self):
+        # a hostile wr_q of hundreds of token-sized pieces: a bounded number of MACs, then "no token"
+        gw = self.gateway("[room sale]\npaths = /checkout\n[room merch]\npaths = /merch\n")
+        try:
+            v = Visitor(gw.port)
+            v.get("/checkout", json_=True)
+            good = v.cookies["wr_q"]
+            v.cookies["wr_q"] = ".".join(["A" * 123] * 60 + [good])
+            t0 = time.time()
+            doc = json.loads(v.get("/checkout", json_=True).body)
+            self.assertLess(time.time() - t0, 1.0)
+            self.assertEqual(doc["state"], "waiting")
+            self.assertEqual(doc["position"], 2)  # the good token was past the bound: a new place
+            v.cookies["wr_q"] = ".".join(["A" * 123] * 3 + [good])
+            self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["position"], 1)  # within it
+        finally:
+            self.stop(gw)
+
     def test_status_endpoint_sends_the_admitted_buyer_back_on_this_site_only(self):
         gw = self.gateway("[room sale]\npaths = /checkout\n")
         try:
