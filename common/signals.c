@@ -1,0 +1,52 @@
+/* Origin signal counts and their latency quantiles. */
+#include "common/signals.h"
+
+#include <math.h>
+
+double wr_sig_bound_ms(int i) {
+    return pow(1.25, i);
+}
+
+int wr_sig_bucket(uint64_t us) {
+    double ms = (double)us / 1000.0;
+    if (ms <= 1.0)
+        return 0;
+    int i = (int)ceil(log(ms) / log(1.25) - 1e-9);
+    return i < WR_SIG_BUCKETS - 1 ? i : WR_SIG_BUCKETS - 1;
+}
+
+void wr_sig_add_latency(wr_sig_counts_t *s, uint64_t us) {
+    s->latency[wr_sig_bucket(us)]++;
+}
+
+void wr_sig_merge(wr_sig_counts_t *a, const wr_sig_counts_t *b) {
+    a->requests += b->requests;
+    a->ok += b->ok;
+    a->client_4xx += b->client_4xx;
+    a->server_5xx += b->server_5xx;
+    a->timeouts += b->timeouts;
+    for (int i = 0; i < WR_SIG_BUCKETS; i++)
+        a->latency[i] += b->latency[i];
+}
+
+double wr_sig_quantile_ms(const wr_sig_counts_t *s, double q) {
+    uint64_t total = 0;
+    for (int i = 0; i < WR_SIG_BUCKETS; i++)
+        total += s->latency[i];
+    if (total == 0)
+        return 0.0;
+    double rank = q * (double)total, seen = 0.0;
+    for (int i = 0; i < WR_SIG_BUCKETS; i++) {
+        double n = (double)s->latency[i];
+        if (n > 0 && seen + n >= rank) {
+            double lo = i == 0 ? 0.0 : wr_sig_bound_ms(i - 1), hi = wr_sig_bound_ms(i);
+            return lo + (hi - lo) * ((rank - seen) / n);
+        }
+        seen += n;
+    }
+    return wr_sig_bound_ms(WR_SIG_BUCKETS - 1);
+}
+
+double wr_sig_error_rate(const wr_sig_counts_t *s) {
+    return s->requests ? (double)s->server_5xx / (double)s->requests : 0.0;
+}
