@@ -2,15 +2,21 @@
 -- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended
 -- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan
 -- Returns {admitted, boundary, no_shows, abandoned, skipped_left, expired}.
--- Refuses (error FENCED) a caller whose epoch is not the current one, so a paused old controller
--- cannot move the boundary; a tick id already applied returns the stored result and changes nothing.
+-- Refuses (error FENCED) a caller whose epoch is older than the room's, so a paused old controller
+-- cannot move the boundary; a tick id already applied returns the stored result and changes nothing
+-- (tick ids must grow across leaders too: the controller uses epoch * 2^32 + its own tick count).
 local n, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 local abandon_ms, claim_ms = tonumber(ARGV[3]), tonumber(ARGV[4])
 local tick, who, maxlen, max_scan = tonumber(ARGV[5]), ARGV[7], ARGV[8], tonumber(ARGV[9])
 
-local cur_epoch = redis.call('GET', KEYS[9])
-if cur_epoch and cur_epoch ~= ARGV[6] then
+-- The epoch (lease.lua's, incremented on every takeover) only goes up: a newer leader's first call raises
+-- the room's, and from then on the older leader's calls are refused.
+local cur_epoch = tonumber(redis.call('GET', KEYS[9]) or '0')
+local epoch = tonumber(ARGV[6])
+if epoch < cur_epoch then
   return redis.error_reply('FENCED current epoch ' .. cur_epoch)
+elseif epoch > cur_epoch then
+  redis.call('SET', KEYS[9], epoch)
 end
 local last = redis.call('HMGET', KEYS[8], 'id', 'admitted', 'boundary', 'no_shows', 'abandoned', 'left',
   'expired')

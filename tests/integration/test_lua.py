@@ -4,6 +4,7 @@ formula the gateways will answer polls with."""
 import os
 import random
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -264,6 +265,25 @@ class Scripts(unittest.TestCase):
         self.assertEqual(first, older)
         self.assertEqual(room.boundary(), 3)
         self.assertEqual(room.admit(3, 1000, epoch="7", tick=43)[1], 6)
+        # a new leader (epoch 8) takes over: its first call raises the room's epoch, the old one is refused
+        self.assertEqual(room.admit(1, 1000, epoch="8", tick=(8 << 32) + 1)[1], 7)
+        self.assertEqual(self.r.call("GET", room.k("epoch")), b"8")
+        with self.assertRaises(RedisError):
+            room.admit(3, 1000, epoch="7", tick=44)
+        self.assertEqual(room.boundary(), 7)
+
+    def test_lease_and_epoch(self):
+        sha = self.r.call("SCRIPT", "LOAD", script("lease")).decode()
+
+        def lease(who, ttl=300):
+            return self.r.call("EVALSHA", sha, 2, "wr:leader", "wr:epoch", who, ttl, 0)
+
+        self.assertEqual(lease("a"), [2, 1])  # took it: epoch 1
+        self.assertEqual(lease("a"), [1, 1])  # renewed
+        self.assertEqual(lease("b"), [0, 1])  # someone else leads
+        time.sleep(0.4)  # a's lease runs out (a paused, or gone)
+        self.assertEqual(lease("b"), [2, 2])  # b takes over with a new epoch
+        self.assertEqual(lease("a"), [0, 2])  # a comes back: not the leader, and its epoch 1 is fenced
 
     def test_scan_is_bounded_per_call(self):
         room = self.room
