@@ -1,0 +1,400 @@
+/* wr-admission: meters each room's visitors into the origin. One process per deployment is active: the
+ * holder of the leader lease (lease.lua, renewed every tick, a fencing epoch incremented on every
+ * takeover); the others stand by and take over within one lease time. Each tick (250 ms) the leader
+ * reads every room's counts (counts.lua), asks the controller core how many to let in, and admits them
+ * with one fenced, idempotent admit.lua call (tick id = epoch << 32 | tick number, so a new leader's
+ * ticks are always newer). Decisions go to wr:{ROOM}:ctl (the live rate, reason, leader, epoch and tick
+ * time, for the admin API) and, when the rate or the reason changes, to the room's audit stream.
+ *
+ *   wr-admission -c FILE [--check] [--id NAME]
+ *
+ * Not yet: origin signals from the gateways (adaptive rooms hold their starting rate: no_signal),
+ * inventory, the owed-first lane for visitors failed by the origin, live settings from the admin API. */
+#include "admission/controller.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "config/config.h"
+#include "lua_scripts.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TICK_MS 250
+#define LEASE_MS 2000 /* a standby takes over within this after the leader stops renewing */
+
+typedef struct admission admission_t;
+
+typedef struct {
+    admission_t *a;
+    const wr_room_cfg_t *cfg;
+    char keys[12][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl */
+    wr_ctl_t ctl;
+    bool busy; /* a counts/admit call in flight: a slow Redis never piles up ticks */
+    double last_rate;
+    wr_reason_t last_reason;
+    bool logged;
+    uint64_t admitted_total;
+} room_t;
+
+struct admission {
+    uv_loop_t *loop;
+    const wr_config_t *cfg;
+    wr_redis_t redis;
+    wr_redis_script_t scripts[WR_LUA_COUNT];
+    uv_timer_t timer;
+    uv_signal_t sigterm, sigint;
+    room_t *rooms;
+    size_t nrooms;
+    char id[64];
+    bool leader, leasing, stopping;
+    int64_t epoch;
+    uint64_t ticks;
+};
+
+enum {
+    K_SEQ,
+    K_BOUNDARY,
+    K_SEEN,
+    K_LEFT,
+    K_ADMITTED,
+    K_REJOIN,
+    K_LOG,
+    K_TICK,
+    K_EPOCH,
+    K_ACTIVE,
+    K_ENDED,
+    K_CTL
+};
+static const char *const key_names[] = {"seq", "boundary", "seen",  "left",   "admitted", "rejoin",
+                                        "log", "tick",     "epoch", "active", "ended",    "ctl"};
+
+static uint64_t wall_ms(void) {
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static void eval(admission_t *a, int script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
+                 const char **argv) {
+    size_t lens[24];
+    for (int i = 0; i < argc && i < 24; i++)
+        lens[i] = strlen(argv[i]);
+    wr_redis_eval(&a->redis, (size_t)script, cb, arg, nkeys, argc, argv, lens);
+}
+
+static wr_ctl_cfg_t ctl_cfg(const wr_room_cfg_t *r, uint64_t now_ms) {
+    wr_ctl_cfg_t c = {
+        .adaptive = r->mode == WR_MODE_ADAPTIVE,
+        .paused = r->state == WR_ROOM_PAUSED ||
+                  (r->state == WR_ROOM_SCHEDULED && (int64_t)(now_ms / 1000) < r->open_at),
+        .sold_out = r->state == WR_ROOM_SOLD_OUT,
+        .rate_per_minute = (double)r->rate_per_minute,
+        .max_active = (uint64_t)r->max_active,
+        .min_rate = (double)r->min_rate,
+        .max_rate = (double)r->max_rate,
+        .target_p99_ms = (double)r->target_p99_ms,
+        .max_error_rate = r->max_error_rate,
+    };
+    return c;
+}
+
+/* ---- a room's tick: counts, decision, admit ------------------------------------------------------ */
+
+static void on_noop(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        WR_WARN("controller record refused", "room=%s error=\"%.200s\"", ((room_t *)arg)->cfg->name,
+                rep->str);
+}
+
+static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
+    admission_t *a = r->a;
+    char rate[32], limit[32], epoch[24], now[24], admitted[24];
+    snprintf(rate, sizeof rate, "%.1f", d->rate_per_minute);
+    snprintf(limit, sizeof limit, "%.1f", d->limit);
+    snprintf(epoch, sizeof epoch, "%lld", (long long)a->epoch);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)now_ms);
+    snprintf(admitted, sizeof admitted, "%llu", (unsigned long long)d->admit);
+    const char *reason = wr_reason_name(d->reason);
+    const char *hs[] = {
+        "HSET",   r->keys[K_CTL], "rate_per_minute", rate,  "reason",  reason, "limit",    limit,
+        "leader", a->id,          "epoch",           epoch, "tick_ms", now,    "admitted", admitted};
+    size_t hl[16];
+    for (int i = 0; i < 16; i++)
+        hl[i] = strlen(hs[i]);
+    wr_redis_argv(&a->redis, on_noop, r, 16, hs, hl);
+    if (r->logged && d->reason == r->last_reason && (d->rate_per_minute == r->last_rate))
+        return;
+    /* why the rate moved, for the organiser: only on a change */
+    char maxlen[24];
+    snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
+    const char *xs[] = {"XADD",
+                        r->keys[K_LOG],
+                        "MAXLEN",
+                        "~",
+                        maxlen,
+                        "*",
+                        "ev",
+                        "rate",
+                        "serial",
+                        "0",
+                        "rate_per_minute",
+                        rate,
+                        "reason",
+                        reason,
+                        "limit",
+                        limit,
+                        "gw",
+                        a->id,
+                        "ms",
+                        now};
+    size_t xl[20];
+    for (int i = 0; i < 20; i++)
+        xl[i] = strlen(xs[i]);
+    wr_redis_argv(&a->redis, on_noop, r, 20, xs, xl);
+    r->logged = true;
+    r->last_reason = d->reason;
+    r->last_rate = d->rate_per_minute;
+}
+
+static void on_admitted(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    room_t *r = arg;
+    r->busy = false;
+    if (!rep)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        if (!strncmp(rep->str, "FENCED", 6)) {
+            WR_WARN("admission refused: a newer controller leads", "room=%s epoch=%lld error=\"%.100s\"",
+                    r->cfg->name, (long long)r->a->epoch, rep->str);
+            r->a->leader = false;
+        } else {
+            WR_WARN("admit refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
+        }
+        return;
+    }
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 && rep->element[0]->type == REDIS_REPLY_INTEGER)
+        r->admitted_total += (uint64_t)rep->element[0]->integer;
+}
+
+static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    room_t *r = arg;
+    admission_t *a = r->a;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 || !a->leader || a->stopping) {
+        r->busy = false;
+        return;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0) {
+            r->busy = false;
+            return;
+        }
+    }
+    uint64_t now = wall_ms();
+    wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
+    wr_ctl_input_t in = {
+        .waiting = (uint64_t)rep->element[2]->integer,
+        .admitted_unclaimed = (uint64_t)rep->element[3]->integer,
+        .active = (uint64_t)rep->element[4]->integer,
+        .fresh = false, /* the gateways' origin signals are not published yet */
+    };
+    wr_ctl_decision_t d = wr_ctl_decide(&r->ctl, &cc, &in, now);
+    record(r, &d, now);
+    /* admit.lua runs every tick, even for 0: it also sweeps no-shows and ended sessions */
+    char n[24], now_s[24], abandon[24], claim[24], tick[32], epoch[24], who[80], maxlen[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)d.admit);
+    snprintf(now_s, sizeof now_s, "%llu", (unsigned long long)now);
+    snprintf(abandon, sizeof abandon, "%lld", (long long)r->cfg->abandon_after_s * 1000);
+    snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
+    snprintf(tick, sizeof tick, "%llu", ((unsigned long long)a->epoch << 32) | (a->ticks & 0xffffffffu));
+    snprintf(epoch, sizeof epoch, "%lld", (long long)a->epoch);
+    snprintf(who, sizeof who, "ctl:%s", a->id);
+    snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
+    const char *argv[] = {r->keys[K_SEQ],
+                          r->keys[K_BOUNDARY],
+                          r->keys[K_SEEN],
+                          r->keys[K_LEFT],
+                          r->keys[K_ADMITTED],
+                          r->keys[K_REJOIN],
+                          r->keys[K_LOG],
+                          r->keys[K_TICK],
+                          r->keys[K_EPOCH],
+                          r->keys[K_ACTIVE],
+                          r->keys[K_ENDED],
+                          n,
+                          now_s,
+                          abandon,
+                          claim,
+                          tick,
+                          epoch,
+                          who,
+                          maxlen,
+                          "10000"};
+    eval(a, WR_LUA_ADMIT, on_admitted, r, 11, 20, argv);
+}
+
+static void room_tick(room_t *r) {
+    if (r->busy || r->cfg->state == WR_ROOM_CLOSED)
+        return;
+    r->busy = true;
+    const char *argv[] = {r->keys[K_SEQ],      r->keys[K_BOUNDARY], r->keys[K_LEFT],
+                          r->keys[K_ADMITTED], r->keys[K_ACTIVE],   r->keys[K_REJOIN]};
+    eval(r->a, WR_LUA_COUNTS, on_counts, r, 6, 6, argv);
+}
+
+/* ---- the lease ---------------------------------------------------------------------------------- */
+
+static void on_lease(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    admission_t *a = arg;
+    a->leasing = false;
+    if (a->stopping)
+        return;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_INTEGER) {
+        if (a->leader)
+            WR_WARN("lease not renewed: Redis in trouble; standing by", "id=%s", a->id);
+        a->leader = false; /* without a renewed lease, never admit */
+        return;
+    }
+    long long state = rep->element[0]->integer, epoch = rep->element[1]->integer;
+    if (state == 0) {
+        if (a->leader)
+            WR_WARN("lost the lease: another controller leads", "id=%s epoch=%lld", a->id, epoch);
+        a->leader = false;
+        return;
+    }
+    if (state == 2 || !a->leader)
+        WR_INFO("leading", "id=%s epoch=%lld", a->id, epoch);
+    a->leader = true;
+    a->epoch = epoch;
+    a->ticks++;
+    for (size_t i = 0; i < a->nrooms; i++)
+        room_tick(&a->rooms[i]);
+}
+
+static void on_tick(uv_timer_t *t) {
+    admission_t *a = t->data;
+    if (a->leasing || !a->redis.connected) {
+        if (!a->redis.connected)
+            a->leader = false;
+        return;
+    }
+    char ttl[24], now[24];
+    snprintf(ttl, sizeof ttl, "%d", LEASE_MS);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+    const char *argv[] = {"wr:leader", "wr:epoch", a->id, ttl, now};
+    a->leasing = true;
+    eval(a, WR_LUA_LEASE, on_lease, a, 2, 5, argv);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    admission_t *a = s->data;
+    WR_INFO("stopping", "signal=%d id=%s", signum, a->id);
+    a->stopping = true;
+    uv_timer_stop(&a->timer);
+    uv_close((uv_handle_t *)&a->timer, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    wr_redis_close(&a->redis);
+}
+
+static const char usage[] = "usage: wr-admission -c FILE [--check] [--id NAME]\n"
+                            "  -c FILE     the configuration (the same file as wr-gateway's)\n"
+                            "  --check     validate the configuration and exit (0 valid, 2 invalid)\n"
+                            "  --id NAME   this controller's name in the lease (default: host:pid)\n";
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *id = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-c") && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(argv[i], "--check"))
+            check = true;
+        else if (!strcmp(argv[i], "--id") && i + 1 < argc)
+            id = argv[++i];
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "wr-admission: unknown argument '%s'\n\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "wr-admission: -c FILE is required\n\n%s", usage);
+        return 2;
+    }
+    char err[1024];
+    wr_config_t *cfg = wr_config_load(path, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (check) {
+        printf("%s: configuration is valid (%zu room%s)\n", path, cfg->nrooms, cfg->nrooms == 1 ? "" : "s");
+        wr_config_free(cfg);
+        return 0;
+    }
+    wr_log_min_level = (wr_log_level_t)cfg->log_level;
+    signal(SIGPIPE, SIG_IGN);
+    static admission_t a;
+    a.loop = uv_default_loop();
+    a.cfg = cfg;
+    if (id) {
+        snprintf(a.id, sizeof a.id, "%s", id);
+    } else {
+        char host[40] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(a.id, sizeof a.id, "%s:%d", host, (int)getpid());
+    }
+    a.nrooms = cfg->nrooms;
+    a.rooms = calloc(cfg->nrooms ? cfg->nrooms : 1, sizeof *a.rooms);
+    if (!a.rooms) {
+        wr_config_free(cfg);
+        return 1;
+    }
+    uint64_t now = wall_ms();
+    for (size_t i = 0; i < cfg->nrooms; i++) {
+        room_t *r = &a.rooms[i];
+        r->a = &a;
+        r->cfg = &cfg->rooms[i];
+        for (int k = 0; k <= K_CTL; k++)
+            snprintf(r->keys[k], sizeof r->keys[k], "wr:{%s}:%s", r->cfg->name, key_names[k]);
+        wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
+        wr_ctl_init(&r->ctl, &cc, now);
+    }
+    for (int i = 0; i < WR_LUA_COUNT; i++) {
+        a.scripts[i].name = wr_lua_names[i];
+        a.scripts[i].source = wr_lua_sources[i];
+    }
+    int rc = wr_redis_init(&a.redis, a.loop, cfg->redis.host, cfg->redis.port, a.scripts, WR_LUA_COUNT, NULL,
+                           NULL);
+    if (rc < 0) {
+        WR_ERROR("cannot start the Redis connection", "error=\"%s\"", uv_strerror(rc));
+        free(a.rooms);
+        wr_config_free(cfg);
+        return 1;
+    }
+    uv_timer_init(a.loop, &a.timer);
+    a.timer.data = &a;
+    uv_timer_start(&a.timer, on_tick, TICK_MS, TICK_MS);
+    uv_signal_init(a.loop, &a.sigterm);
+    uv_signal_init(a.loop, &a.sigint);
+    a.sigterm.data = a.sigint.data = &a;
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    WR_INFO("started", "id=%s rooms=%zu redis=%s:%u tick_ms=%d lease_ms=%d", a.id, cfg->nrooms,
+            cfg->redis.host, cfg->redis.port, TICK_MS, LEASE_MS);
+    uv_run(a.loop, UV_RUN_DEFAULT);
+    uv_loop_close(a.loop);
+    free(a.rooms);
+    wr_config_free(cfg);
+    WR_INFO("stopped", "%s", "");
+    return 0;
+}

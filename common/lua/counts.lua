@@ -1,0 +1,10 @@
+-- counts: what the admission controller needs of a room each tick, in one call.
+-- KEYS: seq, boundary, left, admitted, active, rejoin
+-- Returns {seq, boundary, waiting, admitted_unclaimed, active}: waiting counts the places beyond the
+-- boundary not left (abandoned ones included until the boundary passes them) plus the rejoin lane.
+local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
+local b = tonumber(redis.call('GET', KEYS[2]) or '0')
+local left = redis.call('ZCOUNT', KEYS[3], '(' .. b, '+inf')
+local waiting = seq - b - left + redis.call('ZCARD', KEYS[6])
+if waiting < 0 then waiting = 0 end
+return {seq, b, waiting, redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5])}

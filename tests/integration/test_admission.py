@@ -1,0 +1,168 @@
+"""wr-admission against a real redis-server: one leader at a time, a standby taking over within one lease
+time when the leader is killed or stopped, a stopped leader fenced when it comes back, and over the whole
+run no visitor admitted twice and no tick admitting more than one leader's allowance."""
+import collections
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from resp import RedisServer  # noqa: E402
+
+ADMISSION = os.environ.get("WR_ADMISSION",
+                           os.path.join(os.path.dirname(__file__), "../../build/admission/wr-admission"))
+LEASE_S = 2.0
+RATE = 600  # per minute: 10 a second, at most 10 in one tick (the burst)
+VISITORS = 3000
+
+
+def wait_for(cond, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.02)
+    return None
+
+
+class Controller:
+    def __init__(self, config, name, logdir):
+        self.name = name
+        self.log = open(os.path.join(logdir, name + ".log"), "w+")
+        self.proc = subprocess.Popen([ADMISSION, "-c", config, "--id", name], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        text = self.logtext()
+        self.log.close()
+        return self.proc.returncode, text
+
+
+class Admission(unittest.TestCase):
+    def setUp(self):
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.stop)
+        self.r = self.redis.client()
+        self.addCleanup(self.r.sock.close)
+        self.dir = tempfile.mkdtemp(prefix="wr-adm-")
+        self.config = os.path.join(self.dir, "wr.ini")
+        with open(self.config, "w") as f:
+            f.write("[origin]\nurl = http://127.0.0.1:9\n[redis]\nurl = redis://127.0.0.1:%d\n"
+                    "[room sale]\npaths = /checkout\nrate_per_minute = %d\nabandon_after_s = 86400\n"
+                    % (self.redis.port, RATE))
+        # a queue of visitors who keep polling (seen now; abandonment is off for the test)
+        self.r.call("SET", "wr:{sale}:seq", VISITORS)
+        seen = (int(time.time() * 1000) // 4000) % 65535 + 1
+        for lo in range(1, VISITORS + 1, 500):
+            args = []
+            for s in range(lo, min(lo + 500, VISITORS + 1)):
+                args += ["SET", "u16", "#%d" % s, seen]
+            self.r.call("BITFIELD", "wr:{sale}:seen", *args)
+        self.controllers = []
+
+    def tearDown(self):
+        for c in self.controllers:
+            rc, text = c.stop()
+            self.assertIn(rc, (0, -signal.SIGKILL), "%s exited %s:\n%s" % (c.name, rc, text[-2000:]))
+
+    def start(self, name):
+        c = Controller(self.config, name, self.dir)
+        self.controllers.append(c)
+        return c
+
+    def leader(self):
+        v = self.r.call("GET", "wr:leader")
+        return v.decode() if v else None
+
+    def boundary(self):
+        return int(self.r.call("GET", "wr:{sale}:boundary") or 0)
+
+    def moving_by(self, name, timeout):
+        """Waits until `name` admits (its decision recorded and the boundary moved); returns when."""
+        b0 = self.boundary()
+
+        def ok():
+            ctl = self.r.call("HGET", "wr:{sale}:ctl", "leader")
+            return ctl == name.encode() and self.boundary() > b0
+        return wait_for(ok, timeout) and time.time()
+
+    def test_takeover_fencing_and_no_double_admission(self):
+        a = self.start("a")
+        self.assertTrue(wait_for(lambda: self.leader() == "a", 5))
+        b = self.start("b")
+        self.assertTrue(self.moving_by("a", 5))
+        time.sleep(1.0)
+        self.assertEqual(self.leader(), "a")  # b stands by
+        self.assertIn("leading", a.logtext())
+        self.assertNotIn("leading", b.logtext())
+        # the leader dies: b takes over within one lease time and admission goes on
+        a.proc.kill()
+        a.proc.wait(5)
+        killed = time.time()
+        took = self.moving_by("b", LEASE_S + 3)
+        self.assertTrue(took, b.logtext()[-2000:])
+        self.assertLessEqual(took - killed, LEASE_S + 1.0)  # a lease, a tick, and a refresh of slack
+        epoch_b = int(self.r.call("GET", "wr:epoch"))
+        self.assertEqual(epoch_b, 2)
+        # a new standby; then the leader is stopped for longer than its lease
+        c = self.start("c")
+        time.sleep(1.0)
+        b.proc.send_signal(signal.SIGSTOP)
+        stopped = time.time()
+        took = self.moving_by("c", LEASE_S + 3)
+        self.assertTrue(took, c.logtext()[-2000:])
+        self.assertLessEqual(took - stopped, LEASE_S + 1.0)
+        self.assertEqual(int(self.r.call("GET", "wr:epoch")), 3)
+        time.sleep(1.0)
+        b.proc.send_signal(signal.SIGCONT)  # the old leader wakes up, still believing it leads
+        time.sleep(1.5)
+        self.assertEqual(self.leader(), "c")
+        logb = b.logtext()
+        self.assertTrue("lost the lease" in logb or "admission refused" in logb, logb[-2000:])
+        # b's tick in flight, if any, was refused: nothing was admitted under epoch 2 after c's takeover
+        before = self.boundary()
+        time.sleep(1.0)
+        self.assertGreater(self.boundary(), before)  # c goes on admitting
+        # the books: every admission once, every tick within one leader's allowance
+        admitted = collections.Counter()
+        per_tick = collections.Counter()
+        who = set()
+        for _, f in self.r.call("XRANGE", "wr:{sale}:log", "-", "+"):
+            e = {f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
+            if e["ev"] != "admitted":
+                continue
+            admitted[e["serial"]] += 1
+            per_tick[(e["gw"], e["ms"])] += 1
+            who.add(e["gw"])
+        self.assertEqual(who, {"ctl:a", "ctl:b", "ctl:c"})
+        self.assertEqual(max(admitted.values()), 1, "a visitor was admitted twice")
+        self.assertEqual(sorted(int(s) for s in admitted), list(range(1, len(admitted) + 1)))
+        self.assertEqual(len(admitted), self.boundary())
+        self.assertLessEqual(max(per_tick.values()), RATE // 60)
+        # the decisions are on record for the organiser
+        ctl = self.r.call("HGETALL", "wr:{sale}:ctl")
+        ctl = {ctl[i].decode(): ctl[i + 1].decode() for i in range(0, len(ctl), 2)}
+        self.assertEqual((ctl["leader"], ctl["epoch"], ctl["reason"]), ("c", "3", "ok"))
+        self.assertEqual(float(ctl["rate_per_minute"]), RATE)
+
+
+if __name__ == "__main__":
+    unittest.main()
