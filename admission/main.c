@@ -8,8 +8,11 @@
  *
  *   wr-admission -c FILE [--check] [--id NAME]
  *
- * Not yet: origin signals from the gateways (adaptive rooms hold their starting rate: no_signal),
- * inventory, the owed-first lane for visitors failed by the origin, live settings from the admin API. */
+ * The gateways publish their origin signals for each room every second (wr:{ROOM}:sig, one field per
+ * gateway worker); the fresh ones are merged for the adaptive mode, and the newest Waitroom-Inventory
+ * the origin sent stops admission at zero (reason `inventory`).
+ * Not yet: the owed-first lane for visitors failed by the origin, live settings from the admin API, the
+ * room turning sold_out for the gateways on its own at zero. */
 #include "admission/controller.h"
 #include "common/log.h"
 #include "common/redis.h"
@@ -30,7 +33,8 @@ typedef struct admission admission_t;
 typedef struct {
     admission_t *a;
     const wr_room_cfg_t *cfg;
-    char keys[12][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl */
+    char keys[13][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
+    int64_t inventory; /* tickets left as the origin last said, -1 = never said */
     wr_ctl_t ctl;
     bool busy; /* a counts/admit call in flight: a slow Redis never piles up ticks */
     double last_rate;
@@ -66,10 +70,11 @@ enum {
     K_EPOCH,
     K_ACTIVE,
     K_ENDED,
-    K_CTL
+    K_CTL,
+    K_SIG
 };
-static const char *const key_names[] = {"seq", "boundary", "seen",  "left",   "admitted", "rejoin",
-                                        "log", "tick",     "epoch", "active", "ended",    "ctl"};
+static const char *const key_names[] = {"seq",  "boundary", "seen",   "left",  "admitted", "rejoin", "log",
+                                        "tick", "epoch",    "active", "ended", "ctl",      "sig"};
 
 static uint64_t wall_ms(void) {
     uv_timeval64_t tv;
@@ -180,11 +185,74 @@ static void on_admitted(wr_redis_t *redis, const redisReply *rep, void *arg) {
         r->admitted_total += (uint64_t)rep->element[0]->integer;
 }
 
+/* One gateway's latest signals: "end_ms requests ok 4xx 5xx timeouts inventory l0 .. l53". */
+static bool parse_signal(const char *text, size_t len, uint64_t *end_ms, int64_t *inventory,
+                         wr_sig_counts_t *c) {
+    char buf[64 + 24 * WR_SIG_BUCKETS];
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    char *p = buf, *e;
+    long long v[7 + WR_SIG_BUCKETS];
+    for (int i = 0; i < 7 + WR_SIG_BUCKETS; i++) {
+        v[i] = strtoll(p, &e, 10);
+        if (e == p || (i != 6 && v[i] < 0))
+            return false;
+        p = e;
+    }
+    *end_ms = (uint64_t)v[0];
+    *inventory = v[6];
+    c->requests = (uint64_t)v[1];
+    c->ok = (uint64_t)v[2];
+    c->client_4xx = (uint64_t)v[3];
+    c->server_5xx = (uint64_t)v[4];
+    c->timeouts = (uint64_t)v[5];
+    for (int i = 0; i < WR_SIG_BUCKETS; i++)
+        c->latency[i] = (uint64_t)v[7 + i];
+    return true;
+}
+
+/* Merges the gateways' fresh signals (younger than 3 s) into in; forgets gateways silent for a minute. */
+static void merge_signals(room_t *r, const redisReply *h, uint64_t now, wr_ctl_input_t *in) {
+    int64_t inventory = -1;
+    uint64_t inventory_at = 0;
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        uint64_t end_ms;
+        int64_t inv;
+        wr_sig_counts_t c = {0};
+        if (!parse_signal(v->str, v->len, &end_ms, &inv, &c))
+            continue;
+        if (end_ms + 60000 < now) {
+            const char *argv[] = {"HDEL", r->keys[K_SIG], k->str};
+            size_t lens[] = {4, strlen(r->keys[K_SIG]), k->len};
+            wr_redis_argv(&r->a->redis, on_noop, r, 3, argv, lens);
+            continue;
+        }
+        if (end_ms + 3000 < now)
+            continue; /* stale: as if missing */
+        in->fresh = true;
+        wr_sig_merge(&in->sig, &c);
+        if (end_ms > in->sig_end_ms)
+            in->sig_end_ms = end_ms;
+        if (inv >= 0 && end_ms >= inventory_at) {
+            inventory = inv;
+            inventory_at = end_ms;
+        }
+    }
+    if (inventory >= 0)
+        r->inventory = inventory;
+}
+
 static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     room_t *r = arg;
     admission_t *a = r->a;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 5 || !a->leader || a->stopping) {
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 6 ||
+        rep->element[5]->type != REDIS_REPLY_ARRAY || !a->leader || a->stopping) {
         r->busy = false;
         return;
     }
@@ -200,8 +268,12 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
         .waiting = (uint64_t)rep->element[2]->integer,
         .admitted_unclaimed = (uint64_t)rep->element[3]->integer,
         .active = (uint64_t)rep->element[4]->integer,
-        .fresh = false, /* the gateways' origin signals are not published yet */
     };
+    merge_signals(r, rep->element[5], now, &in);
+    if (r->inventory >= 0) {
+        cc.has_inventory = true;
+        cc.inventory_remaining = r->inventory;
+    }
     wr_ctl_decision_t d = wr_ctl_decide(&r->ctl, &cc, &in, now);
     record(r, &d, now);
     /* admit.lua runs every tick, even for 0: it also sweeps no-shows and ended sessions */
@@ -241,9 +313,9 @@ static void room_tick(room_t *r) {
     if (r->busy || r->cfg->state == WR_ROOM_CLOSED)
         return;
     r->busy = true;
-    const char *argv[] = {r->keys[K_SEQ],      r->keys[K_BOUNDARY], r->keys[K_LEFT],
-                          r->keys[K_ADMITTED], r->keys[K_ACTIVE],   r->keys[K_REJOIN]};
-    eval(r->a, WR_LUA_COUNTS, on_counts, r, 6, 6, argv);
+    const char *argv[] = {r->keys[K_SEQ],    r->keys[K_BOUNDARY], r->keys[K_LEFT], r->keys[K_ADMITTED],
+                          r->keys[K_ACTIVE], r->keys[K_REJOIN],   r->keys[K_SIG]};
+    eval(r->a, WR_LUA_COUNTS, on_counts, r, 7, 7, argv);
 }
 
 /* ---- the lease ---------------------------------------------------------------------------------- */
@@ -364,7 +436,8 @@ int main(int argc, char **argv) {
         room_t *r = &a.rooms[i];
         r->a = &a;
         r->cfg = &cfg->rooms[i];
-        for (int k = 0; k <= K_CTL; k++)
+        r->inventory = -1;
+        for (int k = 0; k <= K_SIG; k++)
             snprintf(r->keys[k], sizeof r->keys[k], "wr:{%s}:%s", r->cfg->name, key_names[k]);
         wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
         wr_ctl_init(&r->ctl, &cc, now);

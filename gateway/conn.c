@@ -650,6 +650,7 @@ void gw_conn_upstream_ready(gw_conn_t *c) {
 void gw_conn_upstream_failed(gw_conn_t *c, int status) {
     c->waiting = 0;
     c->up = NULL;
+    gw_gate_origin_failed(c, status);
     /* an admitted buyer failed by the site: the session is extended (grace) and they are told so */
     const char *extra = c->pass_room && !c->writing ? gw_gate_pass_answered(c, status, false) : NULL;
     if (extra) {

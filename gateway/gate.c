@@ -788,3 +788,33 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
     session_call(c, r, why, end * 1000, status >= 500 ? status : 0);
     return c->w->pass_hdr;
 }
+
+void gw_gate_origin_answered(gw_conn_t *c, const gw_hdrs_t *hs, int status, uint64_t latency_us) {
+    const wr_config_t *wc = c->w->cfg;
+    const wr_room_cfg_t *cfg = c->pass_room ? c->pass_room : wc->nrooms == 1 ? &wc->rooms[0] : NULL;
+    gw_room_t *r = cfg && c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
+    if (!r)
+        return;
+    if (c->pass_room)
+        gw_room_signal(r, status, latency_us, false);
+    long i = hs ? gw_hdr_find(hs, "waitroom-inventory") : -1;
+    if (i < 0)
+        return;
+    const char *v = hs->base + hs->h[i].value_off;
+    size_t n = hs->h[i].value_len;
+    if (n == 0 || n > 12)
+        return; /* not a count we believe */
+    int64_t left = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (v[k] < '0' || v[k] > '9')
+            return;
+        left = left * 10 + (v[k] - '0');
+    }
+    gw_room_inventory(r, left, uv_now(&c->w->loop));
+}
+
+void gw_gate_origin_failed(gw_conn_t *c, int status) {
+    gw_room_t *r = c->pass_room && c->w->has_rooms ? gw_rooms_find(&c->w->rooms, c->pass_room) : NULL;
+    if (r)
+        gw_room_signal(r, status, 0, status == 504);
+}

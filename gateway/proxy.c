@@ -286,8 +286,9 @@ static int on_head(gw_upstream_t *u) {
     if (st < 200 || st > 999)
         return -1; /* 101 without an upgrade request, or nonsense */
     gw_hdr_trim_values(u->blk->in, u->blk->hdrs, u->nhdrs);
+    uint64_t latency_us = u->sent_at_us ? uv_hrtime() / 1000 - u->sent_at_us : 0;
     if (u->sent_at_us)
-        gw_metrics_observe_latency(&w->metrics, uv_hrtime() / 1000 - u->sent_at_us);
+        gw_metrics_observe_latency(&w->metrics, latency_us);
     if (llhttp_message_needs_eof(&u->parser))
         c->keep_alive = 0; /* body ends when the origin closes: so must we */
     if (c->http10 && (u->parser.flags & F_CHUNKED)) {
@@ -298,6 +299,8 @@ static int on_head(gw_upstream_t *u) {
         c->keep_alive = 0;
     gw_hdrs_t hs = {u->blk->in, u->blk->hdrs, u->nhdrs};
     const char *extra = NULL;
+    if (w->has_rooms) /* the origin's health as the room's admitted visitors see it, and what is left */
+        gw_gate_origin_answered(c, &hs, st, latency_us);
     if (c->pass_room) {
         long rel = gw_hdr_find(&hs, "waitroom-release");
         bool done = rel >= 0 && u->blk->hdrs[rel].value_len == 4 &&

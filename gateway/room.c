@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void on_restored(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
@@ -227,6 +228,50 @@ out:
     free(text);
 }
 
+/* ---- origin signals ------------------------------------------------------------------------------ */
+
+void gw_room_signal(gw_room_t *r, int status, uint64_t latency_us, bool timeout) {
+    r->sig.requests++;
+    if (status >= 500 || timeout) {
+        r->sig.server_5xx++;
+        if (timeout)
+            r->sig.timeouts++;
+    } else if (status >= 400) {
+        r->sig.client_4xx++;
+    } else {
+        r->sig.ok++;
+    }
+    if (latency_us)
+        wr_sig_add_latency(&r->sig, latency_us);
+}
+
+void gw_room_inventory(gw_room_t *r, int64_t left, uint64_t now_ms) {
+    r->inventory = left;
+    r->inventory_ms = now_ms;
+}
+
+/* HSET wr:{ROOM}:sig <gateway> "end_ms requests ok 4xx 5xx timeouts inventory l0 .. l53": one field per
+ * gateway worker, overwritten every interval; wr-admission merges the fresh ones. */
+static void publish_signals(gw_room_t *r, uint64_t wall_ms) {
+    if (!r->owner->redis.connected)
+        return;
+    char text[64 + 24 * WR_SIG_BUCKETS];
+    wr_sig_counts_t *s = &r->sig;
+    int n = snprintf(
+        text, sizeof text, "%llu %llu %llu %llu %llu %llu %lld", (unsigned long long)wall_ms,
+        (unsigned long long)s->requests, (unsigned long long)s->ok, (unsigned long long)s->client_4xx,
+        (unsigned long long)s->server_5xx, (unsigned long long)s->timeouts,
+        (long long)(r->inventory_ms && uv_now(r->owner->loop) < r->inventory_ms + 60000 ? r->inventory : -1));
+    for (int i = 0; i < WR_SIG_BUCKETS && n > 0 && (size_t)n < sizeof text; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, " %llu", (unsigned long long)s->latency[i]);
+    if (n <= 0 || (size_t)n >= sizeof text)
+        return;
+    const char *argv[] = {"HSET", r->key_sig, r->owner->gateway_id, text};
+    size_t lens[] = {4, strlen(r->key_sig), strlen(r->owner->gateway_id), (size_t)n};
+    wr_redis_argv(&r->owner->redis, on_heartbeat_done, NULL, 4, argv, lens);
+    memset(s, 0, sizeof *s);
+}
+
 static void on_tick(uv_timer_t *t) {
     gw_rooms_t *rs = t->data;
     uint64_t now = uv_now(rs->loop);
@@ -234,12 +279,17 @@ static void on_tick(uv_timer_t *t) {
     uv_timeval64_t tv;
     uv_gettimeofday(&tv);
     uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    bool publish = now >= rs->last_signal_ms + GW_ROOM_SIGNAL_MS;
     for (size_t i = 0; i < rs->n; i++) {
         draw(&rs->rooms[i], wall_ms);
         refresh(&rs->rooms[i]);
         if (beat)
             flush_heartbeats(&rs->rooms[i], wall_ms);
+        if (publish)
+            publish_signals(&rs->rooms[i], wall_ms);
     }
+    if (publish)
+        rs->last_signal_ms = now;
     if (beat)
         rs->last_heartbeat_ms = now;
     GW_SET(rs->metrics, redis_connected, rs->redis.connected ? 1 : 0);
@@ -253,9 +303,13 @@ static void on_redis_state(wr_redis_t *redis, bool up, void *arg) {
         on_tick(&rs->timer); /* a fresh view at once */
 }
 
-int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics) {
+int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics,
+                  int worker) {
     memset(rs, 0, sizeof *rs);
     rs->loop = loop;
+    char host[40] = "host";
+    gethostname(host, sizeof host - 1);
+    snprintf(rs->gateway_id, sizeof rs->gateway_id, "%s:%d:w%d", host, (int)getpid(), worker);
     rs->metrics = metrics;
     rs->n = cfg->nrooms;
     rs->rooms = calloc(cfg->nrooms ? cfg->nrooms : 1, sizeof *rs->rooms);
@@ -277,6 +331,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_pre, sizeof r->key_pre, "wr:{%s}:pre", r->cfg->name);
         snprintf(r->key_shuffle, sizeof r->key_shuffle, "wr:{%s}:shuffle", r->cfg->name);
         snprintf(r->key_presorted, sizeof r->key_presorted, "wr:{%s}:presorted", r->cfg->name);
+        snprintf(r->key_sig, sizeof r->key_sig, "wr:{%s}:sig", r->cfg->name);
+        r->inventory = -1;
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {

@@ -12,6 +12,7 @@
 #include "gateway/eta.h"
 #include "gateway/metrics.h"
 #include "gateway/room_view.h"
+#include "common/signals.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,7 +21,12 @@
 #define GW_ROOM_HEARTBEAT_MS 2000
 #define GW_ROOM_VIEW_MAX_LEFT 100000
 #define GW_ROOM_SCHEDULE_CHECK_MS 5000 /* a scheduled room checks its draw's seed is still in Redis */
-#define GW_ROOM_STALE_MS 2000          /* a view older than this is not trusted: the room is in trouble */
+#define GW_ROOM_STALE_MS 2000
+#define GW_ROOM_SIGNAL_MS                                                                                    \
+    1000 /* origin signals published this often (wr-admission treats > 3 s as stale) */ /* a view older than \
+                                                                                           this is not       \
+                                                                                           trusted: the room \
+                                                                                           is in trouble */
 
 typedef struct gw_rooms gw_rooms_t;
 
@@ -29,7 +35,7 @@ typedef struct {
     const wr_room_cfg_t *cfg;
     char key_boundary[96], key_seq[96], key_left[96], key_seen[96];
     char key_admitted[96], key_active[96], key_rejoin[96], key_log[96], key_ended[96];
-    char key_pre[96], key_shuffle[96], key_presorted[96];
+    char key_pre[96], key_shuffle[96], key_presorted[96], key_sig[96];
     char log_maxlen[24]; /* the room's audit stream cap, as an argument for the scripts */
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */
@@ -44,11 +50,16 @@ typedef struct {
     bool restoring;
     uint64_t max_boundary; /* highest boundary ever seen: put back if Redis loses the room */
     uint64_t *hb;          /* set of serials (+1) that showed a sign of life since the last flush */
+    wr_sig_counts_t sig;   /* the origin's answers to this room's admitted visitors, this interval */
+    int64_t inventory;     /* last Waitroom-Inventory the origin sent for this room, -1 = none */
+    uint64_t inventory_ms;
     size_t nhb, hbcap;
 } gw_room_t;
 
 struct gw_rooms {
     uv_loop_t *loop;
+    char gateway_id[80]; /* host:pid:worker, this worker's field in each room's signal hash */
+    uint64_t last_signal_ms;
     wr_redis_t redis;
     wr_redis_script_t scripts[16];
     gw_room_t *rooms;
@@ -60,7 +71,7 @@ struct gw_rooms {
     bool closing;
 };
 
-int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics);
+int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics, int worker);
 void gw_rooms_close(gw_rooms_t *rs);
 
 gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
@@ -68,6 +79,11 @@ gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
 bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms);
 /* The room's state now: a scheduled room is open once its pre-queue has been drawn. */
 wr_room_state_t gw_room_state(const gw_room_t *r);
+/* Counts an origin answer (or failure: status >= 500, timeout) to an admitted visitor's request, for
+ * the room's signals; published every GW_ROOM_SIGNAL_MS to wr:{ROOM}:sig for wr-admission. */
+void gw_room_signal(gw_room_t *r, int status, uint64_t latency_us, bool timeout);
+/* The origin said how many tickets are left (Waitroom-Inventory: N). */
+void gw_room_inventory(gw_room_t *r, int64_t left, uint64_t now_ms);
 /* Remembers that the visitor holding `serial` is still there (flushed in batches). */
 void gw_room_heartbeat(gw_room_t *r, uint64_t serial);
 

@@ -264,7 +264,7 @@ int gw_worker_start(gw_worker_t *w) {
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     if (w->cfg->nrooms > 0) {
-        if ((rc = gw_rooms_init(&w->rooms, &w->loop, w->cfg, &w->metrics)) < 0) {
+        if ((rc = gw_rooms_init(&w->rooms, &w->loop, w->cfg, &w->metrics, w->id)) < 0) {
             uv_walk(&w->loop, close_walk, NULL);
             uv_run(&w->loop, UV_RUN_DEFAULT);
             uv_loop_close(&w->loop);

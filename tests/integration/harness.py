@@ -234,6 +234,9 @@ class Origin:
         elif t.startswith("/interim"):
             c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
             self._send(c, 200, b"after interim\n")
+        elif "inventory=" in t:  # the origin says how many tickets are left
+            left = t.split("inventory=", 1)[1].split("&", 1)[0]
+            self._send(c, 200, b"tickets left: %s\n" % left.encode(), [("Waitroom-Inventory", left)])
         elif "release=done" in t:  # the origin ends the buyer's session
             self._send(c, 200, b"thanks for your order\n", [("Waitroom-Release", "done")])
         elif t.startswith("/conn-id"):

@@ -11,6 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from harness import Gateway, Origin, Visitor  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 ADMISSION = os.environ.get("WR_ADMISSION",
@@ -67,6 +68,7 @@ class Admission(unittest.TestCase):
         with open(self.config, "w") as f:
             f.write("[origin]\nurl = http://127.0.0.1:9\n[redis]\nurl = redis://127.0.0.1:%d\n"
                     "[room sale]\npaths = /checkout\nrate_per_minute = %d\nabandon_after_s = 86400\n"
+                    "[room fair]\npaths = /fair\nmode = adaptive\nmin_rate = 60\nmax_rate = 600\n"
                     % (self.redis.port, RATE))
         # a queue of visitors who keep polling (seen now; abandonment is off for the test)
         self.r.call("SET", "wr:{sale}:seq", VISITORS)
@@ -162,6 +164,45 @@ class Admission(unittest.TestCase):
         ctl = {ctl[i].decode(): ctl[i + 1].decode() for i in range(0, len(ctl), 2)}
         self.assertEqual((ctl["leader"], ctl["epoch"], ctl["reason"]), ("c", "3", "ok"))
         self.assertEqual(float(ctl["rate_per_minute"]), RATE)
+
+    def test_signals_and_inventory_from_the_gateway(self):
+        origin = Origin()
+        self.addCleanup(origin.stop)
+        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port,
+                     rooms="[room sale]\npaths = /checkout\nrate_per_minute = 600\n"
+                           "[room fair]\npaths = /fair\nmode = adaptive\nmin_rate = 60\nmax_rate = 600\n")
+        try:
+            self.r.call("DEL", "wr:{sale}:seq", "wr:{sale}:seen")
+            vs = [Visitor(gw.port) for _ in range(30)]
+            for v in vs:
+                v.get("/checkout", json_=True)
+            self.start("a")
+            # the first visitors are let in; one buys: the origin's answers come back as the room's signals
+            self.assertTrue(wait_for(lambda: vs[0].get("/checkout").status == 302, 5))
+            self.assertEqual(vs[0].get("/checkout/seat").status, 200)
+
+            def sig_requests():
+                total = 0
+                for v in self.r.call("HVALS", "wr:{sale}:sig"):
+                    total += int(v.split()[1])
+                return total
+            self.assertTrue(wait_for(lambda: sig_requests() >= 1, 3))
+            # the adaptive room has fresh signals (no traffic yet, but the gateway is alive)
+            self.assertTrue(wait_for(lambda: self.r.call("HGET", "wr:{fair}:ctl", "reason") not in (None, b"no_signal"),
+                                     5), (self.r.call("HGETALL", "wr:{fair}:ctl"), self.r.call("HGETALL", "wr:{fair}:sig"),
+                                          time.time()))
+            # the origin says the tickets are gone: admission stops on its own
+            r = vs[0].get("/checkout/pay?inventory=0")
+            self.assertEqual(r.body, b"tickets left: 0\n")
+            self.assertIsNone(r.header("waitroom-inventory"))  # for the gateway only
+            self.assertTrue(wait_for(lambda: self.r.call("HGET", "wr:{sale}:ctl", "reason") == b"inventory", 5))
+            b0 = self.boundary()
+            time.sleep(1.0)
+            self.assertEqual(self.boundary(), b0)
+        finally:
+            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+        # no gateway left: the adaptive room's signals go stale and it holds
+        self.assertTrue(wait_for(lambda: self.r.call("HGET", "wr:{fair}:ctl", "reason") == b"no_signal", 6))
 
 
 if __name__ == "__main__":
