@@ -33,7 +33,7 @@ typedef struct admission admission_t;
 typedef struct {
     admission_t *a;
     const wr_room_cfg_t *cfg;
-    char keys[13][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
+    char keys[14][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
     int64_t inventory; /* tickets left as the origin last said, -1 = never said */
     wr_ctl_t ctl;
     bool busy; /* a counts/admit call in flight: a slow Redis never piles up ticks */
@@ -71,10 +71,11 @@ enum {
     K_ACTIVE,
     K_ENDED,
     K_CTL,
-    K_SIG
+    K_SIG,
+    K_OWED
 };
 static const char *const key_names[] = {"seq",  "boundary", "seen",   "left",  "admitted", "rejoin", "log",
-                                        "tick", "epoch",    "active", "ended", "ctl",      "sig"};
+                                        "tick", "epoch",    "active", "ended", "ctl",      "sig",    "owed"};
 
 static uint64_t wall_ms(void) {
     uv_timeval64_t tv;
@@ -297,6 +298,7 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
                           r->keys[K_EPOCH],
                           r->keys[K_ACTIVE],
                           r->keys[K_ENDED],
+                          r->keys[K_OWED],
                           n,
                           now_s,
                           abandon,
@@ -306,7 +308,7 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
                           who,
                           maxlen,
                           "10000"};
-    eval(a, WR_LUA_ADMIT, on_admitted, r, 11, 20, argv);
+    eval(a, WR_LUA_ADMIT, on_admitted, r, 12, 21, argv);
 }
 
 static void room_tick(room_t *r) {
@@ -437,7 +439,7 @@ int main(int argc, char **argv) {
         r->a = &a;
         r->cfg = &cfg->rooms[i];
         r->inventory = -1;
-        for (int k = 0; k <= K_SIG; k++)
+        for (int k = 0; k <= K_OWED; k++)
             snprintf(r->keys[k], sizeof r->keys[k], "wr:{%s}:%s", r->cfg->name, key_names[k]);
         wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
         wr_ctl_init(&r->ctl, &cc, now);

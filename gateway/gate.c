@@ -531,20 +531,10 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     default: {
         snprintf(session, sizeof session, "%lld", (long long)r->cfg->session_ttl_s * 1000);
         snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
-        const char *argv[] = {r->key_boundary,
-                              r->key_admitted,
-                              r->key_active,
-                              r->key_rejoin,
-                              r->key_log,
-                              r->key_ended,
-                              serial,
-                              vhex,
-                              now,
-                              session,
-                              claim,
-                              gwid,
-                              r->log_maxlen};
-        eval(r, WR_LUA_CLAIM, on_claim, op, 6, 13, argv);
+        const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin, r->key_log,
+                              r->key_ended,    r->key_owed,     serial,        vhex,          now,
+                              session,         claim,           gwid,          r->log_maxlen};
+        eval(r, WR_LUA_CLAIM, on_claim, op, 7, 14, argv);
     }
     }
 }
@@ -727,15 +717,16 @@ static void session_call(gw_conn_t *c, gw_room_t *r, const char *reason, int64_t
     snprintf(now, sizeof now, "%lld", (long long)wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", c->w->id);
     if (new_end_ms == 0) {
-        const char *argv[] = {r->key_active, r->key_log, r->key_ended, serial,       vhex,
-                              now,           reason,     gwid,         r->log_maxlen};
-        eval(r, WR_LUA_RELEASE, on_fire_and_forget, "release", 3, 9, argv);
+        const char *argv[] = {r->key_active, r->key_log, r->key_ended, r->key_owed, serial,
+                              vhex,          now,        reason,       gwid,        r->log_maxlen};
+        eval(r, WR_LUA_RELEASE, on_fire_and_forget, "release", 4, 10, argv);
         return;
     }
     snprintf(end, sizeof end, "%lld", (long long)new_end_ms);
     snprintf(st, sizeof st, "%d", status);
-    const char *argv[] = {r->key_active, r->key_log, serial, vhex, now, end, reason, gwid, r->log_maxlen, st};
-    eval(r, WR_LUA_EXTEND, on_fire_and_forget, "extend", 2, 10, argv);
+    const char *argv[] = {r->key_active, r->key_log, r->key_owed, serial,        vhex, now,
+                          end,           reason,     gwid,        r->log_maxlen, st};
+    eval(r, WR_LUA_EXTEND, on_fire_and_forget, "extend", 3, 11, argv);
 }
 
 const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {

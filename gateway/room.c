@@ -332,6 +332,7 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_shuffle, sizeof r->key_shuffle, "wr:{%s}:shuffle", r->cfg->name);
         snprintf(r->key_presorted, sizeof r->key_presorted, "wr:{%s}:presorted", r->cfg->name);
         snprintf(r->key_sig, sizeof r->key_sig, "wr:{%s}:sig", r->cfg->name);
+        snprintf(r->key_owed, sizeof r->key_owed, "wr:{%s}:owed", r->cfg->name);
         r->inventory = -1;
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
     }

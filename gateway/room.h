@@ -35,7 +35,7 @@ typedef struct {
     const wr_room_cfg_t *cfg;
     char key_boundary[96], key_seq[96], key_left[96], key_seen[96];
     char key_admitted[96], key_active[96], key_rejoin[96], key_log[96], key_ended[96];
-    char key_pre[96], key_shuffle[96], key_presorted[96], key_sig[96];
+    char key_pre[96], key_shuffle[96], key_presorted[96], key_sig[96], key_owed[96];
     char log_maxlen[24]; /* the room's audit stream cap, as an argument for the scripts */
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */

@@ -1,5 +1,7 @@
 -- admit: one admission tick. Moves the boundary and admits up to n visitors.
--- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended
+-- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended, owed
+-- A session that runs out after the origin failed its buyer (owed, see extend.lua) is not over: the buyer
+-- goes to the rejoin lane and is let in again first ('owed' event).
 -- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan
 -- Returns {admitted, boundary, no_shows, abandoned, skipped_left, expired}.
 -- Refuses (error FENCED) a caller whose epoch is older than the room's, so a paused old controller
@@ -41,8 +43,13 @@ end
 local expired = 0
 for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now)) do
   redis.call('ZREM', KEYS[10], s)
-  redis.call('ZADD', KEYS[11], now, s)
-  log('expired', s)
+  if redis.call('ZREM', KEYS[12], s) == 1 then
+    redis.call('ZADD', KEYS[6], 0, s) -- score 0: ahead of everyone in the rejoin lane
+    log('owed', s)
+  else
+    redis.call('ZADD', KEYS[11], now, s)
+    log('expired', s)
+  end
   expired = expired + 1
 end
 

@@ -1,5 +1,5 @@
 -- claim: a visitor whose serial the boundary has passed shows up (polls or requests).
--- KEYS: boundary, admitted, active, rejoin, log, ended
+-- KEYS: boundary, admitted, active, rejoin, log, ended, owed
 -- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen
 -- Returns {status, expires_ms}: 1 claimed now (a session until expires_ms), 2 skipped earlier and now
 -- queued in the rejoin lane (admitted next), 3 still waiting (the boundary has not passed it),
@@ -17,6 +17,11 @@ if active then
     return {4, tonumber(active)}
   end
   redis.call('ZREM', KEYS[3], s) -- ran out before the controller's tick noticed
+  if redis.call('ZREM', KEYS[7], s) == 1 then
+    redis.call('ZADD', KEYS[4], 0, s) -- the origin failed this buyer: let in again first
+    log('owed')
+    return {2, 0}
+  end
   redis.call('ZADD', KEYS[6], now, s)
   log('expired')
   return {5, 0}
@@ -37,7 +42,7 @@ end
 if s > tonumber(redis.call('GET', KEYS[1]) or '0') then
   return {3, 0}
 end
-if redis.call('ZADD', KEYS[4], s, s) == 1 then
+if redis.call('ZADD', KEYS[4], 'NX', s, s) == 1 then
   log('rejoined')
 end
 return {2, 0}

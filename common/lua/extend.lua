@@ -1,5 +1,7 @@
 -- extend: a session's end moves later, on the buyer's activity or as grace after an origin failure.
--- KEYS: active, log
+-- KEYS: active, log, owed
+-- A grace (the origin failed the buyer) also marks the session as owed: if it then runs out without the
+-- buyer completing, admit.lua puts them in the rejoin lane, let in again before anyone new.
 -- ARGV: serial, visitor(hex), now_ms, new_end_ms, reason ('extended' | 'grace'), gateway, log_maxlen,
 --       origin status (grace: the 5xx, or 504 for a timeout; else 0)
 -- Returns 1 if the end moved. A grace is logged even if it did not (the origin failed a buyer: support
@@ -10,6 +12,9 @@ local moved = 0
 if cur and tonumber(cur) > now and tonumber(cur) < new_end then
   redis.call('ZADD', KEYS[1], 'XX', new_end, s)
   moved = 1
+end
+if ARGV[5] == 'grace' and cur then
+  redis.call('ZADD', KEYS[3], now, s)
 end
 if moved == 1 or ARGV[5] == 'grace' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'ev', ARGV[5] == 'grace' and 'origin_error' or 'extended',

@@ -450,7 +450,7 @@ class Visitor:
         return r
 
 
-ADMIT_KEYS = ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch", "active", "ended")
+ADMIT_KEYS = ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch", "active", "ended", "owed")
 _ADMIT_LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua", "admit.lua")
 _ticks = iter(range(1, 1 << 62))  # tick ids only ever grow, across rooms and tests
 

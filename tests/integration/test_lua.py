@@ -54,15 +54,15 @@ class Room:
             self.tick += 1
             tick = self.tick
         return self.ev("admit", ["seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch",
-                                 "active", "ended"],
+                                 "active", "ended", "owed"],
                        [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan])
 
     def claim(self, serial, now):
-        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended"],
+        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed"],
                        [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN])
 
     def release(self, serial, now, reason="released"):
-        return self.ev("release", ["active", "log", "ended"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
+        return self.ev("release", ["active", "log", "ended", "owed"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
 
     def view(self, max_left=1000):
         return self.ev("view", ["boundary", "seq", "left"], [max_left])
@@ -196,7 +196,7 @@ class Scripts(unittest.TestCase):
         self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
 
     def extend(self, serial, now, end, reason="extended", status=0):
-        return self.room.ev("extend", ["active", "log"], [serial, "v%d" % serial, now, end, reason, "gw1", MAXLEN,
+        return self.room.ev("extend", ["active", "log", "owed"], [serial, "v%d" % serial, now, end, reason, "gw1", MAXLEN,
                                                           status])
 
     def test_session_end_spends_the_place(self):
@@ -247,6 +247,46 @@ class Scripts(unittest.TestCase):
         room.release(1, 4000)
         self.assertEqual(self.extend(1, 4001, end + 10000), 0)
         self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
+
+    def test_owed_first_after_an_origin_failure(self):
+        # the origin failed buyer 1 during checkout (a grace); the session runs out without completing:
+        # buyer 1 is owed a turn and goes before anyone new; buyer 3 completed after a failure: not owed
+        room = self.room
+        for i in range(1, 4):
+            room.join("v%d" % i, 1000)
+        room.heartbeat([1, 2, 3], 1000)
+        room.admit(3, 1000)
+        for s in (1, 2, 3):
+            room.claim(s, 2000)
+        end = 2000 + SESSION_MS
+        self.assertEqual(self.extend(1, 3000, end + 60000, "grace", 502), 1)
+        self.assertEqual(self.extend(3, 3000, end + 60000, "grace", 504), 1)
+        self.assertEqual(room.release(3, 4000), 1)  # bought after all
+        for i in range(4, 6):
+            room.join("v%d" % i, end)
+        room.heartbeat([4, 5], end + 70000)
+        a = room.admit(0, end + 61000)
+        self.assertEqual(a[5], 2)  # two sessions ran out: 1 (owed) and 2 (expired)
+        log = room.log()
+        self.assertIn(("owed", 1), log)
+        self.assertIn(("expired", 2), log)
+        self.assertNotIn(("owed", 3), log)
+        self.assertEqual(room.claim(2, end + 61001), [5, 0])  # 2's turn is spent
+        a = room.admit(1, end + 62000)
+        self.assertEqual(self.r.call("ZRANGE", room.k("admitted"), 0, -1), [b"1"])  # owed first, not 4
+        self.assertEqual(room.claim(1, end + 63000)[0], 1)  # and gets a new session
+        self.assertEqual(room.boundary(), 3)
+
+    def test_owed_noticed_at_claim(self):
+        room = self.room
+        room.join("v1", 1000)
+        room.heartbeat([1], 1000)
+        room.admit(1, 1000)
+        room.claim(1, 2000)
+        self.extend(1, 3000, 2000 + SESSION_MS, "grace", 502)  # logged, the end does not move, owed
+        self.assertEqual(room.claim(1, 2000 + SESSION_MS + 1), [2, 0])  # ran out: in the lane, not spent
+        self.assertIn(("owed", 1), room.log())
+        self.assertEqual(self.r.call("ZSCORE", room.k("rejoin"), 1), b"0")
 
     def test_fencing_and_tick_idempotency(self):
         room = self.room
