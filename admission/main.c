@@ -11,8 +11,8 @@
  * The gateways publish their origin signals for each room every second (wr:{ROOM}:sig, one field per
  * gateway worker); the fresh ones are merged for the adaptive mode, and the newest Waitroom-Inventory
  * the origin sent stops admission at zero (reason `inventory`).
- * Not yet: the owed-first lane for visitors failed by the origin, live settings from the admin API, the
- * room turning sold_out for the gateways on its own at zero. */
+ * At zero the room's ctl gets sold_out = 1, which the gateways read with their view: the room shows
+ * sold_out until the organiser reopens it. Not yet: live settings from the admin API. */
 #include "admission/controller.h"
 #include "common/log.h"
 #include "common/redis.h"
@@ -125,13 +125,18 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     snprintf(now, sizeof now, "%llu", (unsigned long long)now_ms);
     snprintf(admitted, sizeof admitted, "%llu", (unsigned long long)d->admit);
     const char *reason = wr_reason_name(d->reason);
+    char inventory[24];
+    snprintf(inventory, sizeof inventory, "%lld", (long long)r->inventory);
     const char *hs[] = {
-        "HSET",   r->keys[K_CTL], "rate_per_minute", rate,  "reason",  reason, "limit",    limit,
-        "leader", a->id,          "epoch",           epoch, "tick_ms", now,    "admitted", admitted};
-    size_t hl[16];
-    for (int i = 0; i < 16; i++)
+        "HSET",      r->keys[K_CTL], "rate_per_minute", rate,  "reason",  reason, "limit",    limit,
+        "leader",    a->id,          "epoch",           epoch, "tick_ms", now,    "admitted", admitted,
+        "inventory", inventory,      "sold_out",        "1"};
+    int hn = r->inventory == 0 ? 20 : 18; /* at zero the room is sold out for the gateways too; the
+                                           * organiser reopens it (the flag stays until then) */
+    size_t hl[20];
+    for (int i = 0; i < hn; i++)
         hl[i] = strlen(hs[i]);
-    wr_redis_argv(&a->redis, on_noop, r, 16, hs, hl);
+    wr_redis_argv(&a->redis, on_noop, r, hn, hs, hl);
     if (r->logged && d->reason == r->last_reason && (d->rate_per_minute == r->last_rate))
         return;
     /* why the rate moved, for the organiser: only on a change */

@@ -445,6 +445,15 @@ static int room_key(parser_t *p, const char *key, const char *val) {
             return fail(p, key, "'%s' is not fixed or adaptive", val);
         return 0;
     }
+    if (!strcmp(key, "likely_sold_out_factor")) {
+        char *end;
+        errno = 0;
+        double d = strtod(val, &end);
+        if (errno || *end || end == val || !(d >= 0.1 && d <= 1000.0))
+            return fail(p, key, "'%s' is not a number in 0.1..1000", val);
+        c->likely_sold_out_factor = d;
+        return 0;
+    }
     if (!strcmp(key, "max_error_rate")) {
         char *end;
         errno = 0;
@@ -555,6 +564,7 @@ static int open_section(parser_t *p, const char *name) {
     r->session_max_s = 0; /* default: 3 x session_ttl_s, at least an hour (set in check_room) */
     r->grace_s = 120;
     r->log_max_entries = 2000000;
+    r->likely_sold_out_factor = 1.0;
     p->room = r;
     return 0;
 }

@@ -54,9 +54,10 @@ typedef struct {
     int64_t grace_s;           /* an origin 5xx/timeout during a session extends it by this */
     char **completion;         /* prefixes whose 2xx/3xx answer ends the session (checkout done) */
     size_t ncompletion;
-    bool fail_open;          /* Redis unreachable: let everyone through instead of holding the queue */
-    char *page_template;     /* waiting page template file, or NULL for the built-in page */
-    int64_t log_max_entries; /* audit stream cap (approximate, Redis MAXLEN ~) */
+    bool fail_open;                /* Redis unreachable: let everyone through instead of holding the queue */
+    char *page_template;           /* waiting page template file, or NULL for the built-in page */
+    int64_t log_max_entries;       /* audit stream cap (approximate, Redis MAXLEN ~) */
+    double likely_sold_out_factor; /* position > tickets left x this: "likely sold out" for the buyer */
 } wr_room_cfg_t;
 
 typedef struct {

@@ -71,6 +71,8 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
     uint64_t ahead = placed ? gw_room_view_ahead(&r->view, rp->serial) : 0;
     gw_eta_estimate_t eta = gw_eta_estimate(&r->eta, now, ahead);
     bool has_eta = eta.known && placed && !strcmp(state, "waiting");
+    bool likely_sold_out = placed && r->inventory_left >= 0 &&
+                           (double)(ahead + 1) > (double)r->inventory_left * r->cfg->likely_sold_out_factor;
     if (rp->json) {
         gw_status_t s = {
             .room = r->cfg->name,
@@ -83,6 +85,7 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
             .poll_after_ms = GW_POLL_AFTER_MS,
             .shuffle_commitment = r->commitment[0] ? r->commitment : NULL,
             .shuffle_seed = r->opened && r->seed[0] ? r->seed : NULL,
+            .likely_sold_out = likely_sold_out,
         };
         char body[1024];
         long n = gw_status_json(&s, body, sizeof body);
@@ -109,6 +112,7 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
         .seed = r->opened && r->seed[0] ? r->seed : NULL,
         .back = rp->back,
         .back_len = rp->back_len,
+        .likely_sold_out = likely_sold_out,
     };
     /* the head goes first in the block's out buffer, the escaped values in its second half */
     gw_cblock_t *b = c->blk;

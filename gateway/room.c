@@ -41,9 +41,9 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
     r->refreshing = false;
-    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2)
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 4)
         return; /* Redis in trouble: the view ages, and gw_room_fresh says so */
-    size_t nleft = rep->elements - 2;
+    size_t nleft = rep->elements - 4;
     uint64_t stack[256], *left = nleft <= 256 ? stack : malloc(nleft * sizeof *left);
     if (!left)
         return;
@@ -51,7 +51,9 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
             goto out;
     for (size_t i = 0; i < nleft; i++)
-        left[i] = (uint64_t)rep->element[i + 2]->integer;
+        left[i] = (uint64_t)rep->element[i + 4]->integer;
+    r->inventory_left = rep->element[2]->integer - 1;
+    r->sold_out = rep->element[3]->integer == 1;
     uint64_t now = uv_now(r->owner->loop);
     uint64_t boundary = (uint64_t)rep->element[0]->integer;
     if (boundary < r->max_boundary) {
@@ -71,10 +73,10 @@ out:
 static void refresh(gw_room_t *r) {
     if (r->refreshing || !r->owner->redis.connected)
         return;
-    const char *argv[] = {r->key_boundary, r->key_seq, r->key_left, "100000"};
-    size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]), strlen(argv[3])};
+    const char *argv[] = {r->key_boundary, r->key_seq, r->key_left, r->key_ctl, "100000"};
+    size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]), strlen(argv[3]), strlen(argv[4])};
     r->refreshing = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 3, 4, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 4, 5, argv, lens);
 }
 
 /* ---- the fair draw of a scheduled room ---------------------------------------------------------- */
@@ -174,9 +176,12 @@ static void draw(gw_room_t *r, uint64_t wall_ms) {
 }
 
 wr_room_state_t gw_room_state(const gw_room_t *r) {
-    if (r->cfg->state == WR_ROOM_SCHEDULED && r->opened)
-        return WR_ROOM_OPEN;
-    return r->cfg->state;
+    wr_room_state_t st = r->cfg->state;
+    if (st == WR_ROOM_SCHEDULED && r->opened)
+        st = WR_ROOM_OPEN;
+    if (st == WR_ROOM_OPEN && r->sold_out)
+        st = WR_ROOM_SOLD_OUT; /* the origin said no tickets are left */
+    return st;
 }
 
 static void on_heartbeat_done(wr_redis_t *redis, const redisReply *rep, void *arg) {
@@ -333,6 +338,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_presorted, sizeof r->key_presorted, "wr:{%s}:presorted", r->cfg->name);
         snprintf(r->key_sig, sizeof r->key_sig, "wr:{%s}:sig", r->cfg->name);
         snprintf(r->key_owed, sizeof r->key_owed, "wr:{%s}:owed", r->cfg->name);
+        snprintf(r->key_ctl, sizeof r->key_ctl, "wr:{%s}:ctl", r->cfg->name);
+        r->inventory_left = -1;
         r->inventory = -1;
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
     }

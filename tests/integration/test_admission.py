@@ -2,6 +2,7 @@
 time when the leader is killed or stopped, a stopped leader fenced when it comes back, and over the whole
 run no visitor admitted twice and no tick admitting more than one leader's allowance."""
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -191,6 +192,16 @@ class Admission(unittest.TestCase):
             self.assertTrue(wait_for(lambda: self.r.call("HGET", "wr:{fair}:ctl", "reason") not in (None, b"no_signal"),
                                      5), (self.r.call("HGETALL", "wr:{fair}:ctl"), self.r.call("HGETALL", "wr:{fair}:sig"),
                                           time.time()))
+            # the origin says 3 tickets are left: buyers far back are told they are likely too late
+            vs[0].get("/checkout/pay?inventory=3")
+            self.assertTrue(wait_for(lambda: self.r.call("HGET", "wr:{sale}:ctl", "inventory") == b"3", 5))
+            time.sleep(0.6)  # the gateway's view has it
+            docs = [json.loads(v.get("/checkout", json_=True).body) for v in vs[-12:]]
+            waiting = [d for d in docs if d["state"] == "waiting" and d["position"]]
+            self.assertTrue(waiting)
+            for d in waiting:
+                self.assertEqual(d["likely_sold_out"], d["position"] > 3, d)
+            self.assertIn(b"may not be enough tickets left", vs[-1].get("/checkout").body)
             # the origin says the tickets are gone: admission stops on its own
             r = vs[0].get("/checkout/pay?inventory=0")
             self.assertEqual(r.body, b"tickets left: 0\n")
@@ -199,6 +210,10 @@ class Admission(unittest.TestCase):
             b0 = self.boundary()
             time.sleep(1.0)
             self.assertEqual(self.boundary(), b0)
+            # and the room shows it: sold out, places kept
+            doc = json.loads(vs[-1].get("/checkout", json_=True).body)
+            self.assertEqual(doc["state"], "sold_out")
+            self.assertIn(b"Sold out for now", vs[-1].get("/checkout").body)
         finally:
             self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
         # no gateway left: the adaptive room's signals go stale and it holds
