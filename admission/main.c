@@ -14,6 +14,8 @@
  * At zero the room's ctl gets sold_out = 1, which the gateways read with their view: the room shows
  * sold_out until the organiser reopens it. Not yet: live settings from the admin API. */
 #include "admission/controller.h"
+#include "admission/metrics.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "config/config.h"
@@ -41,6 +43,9 @@ typedef struct {
     wr_reason_t last_reason;
     bool logged;
     uint64_t admitted_total;
+    wr_ctl_decision_t last; /* the last tick's decision and what it saw, for /metrics */
+    wr_ctl_input_t last_in;
+    bool decided;
 } room_t;
 
 struct admission {
@@ -56,6 +61,9 @@ struct admission {
     bool leader, leasing, stopping;
     int64_t epoch;
     uint64_t ticks;
+    uint64_t last_tick_ms;
+    wr_metrics_server_t metrics;
+    bool metrics_on;
 };
 
 enum {
@@ -99,6 +107,7 @@ static wr_ctl_cfg_t ctl_cfg(const wr_room_cfg_t *r, uint64_t now_ms) {
         .sold_out = r->state == WR_ROOM_SOLD_OUT,
         .rate_per_minute = (double)r->rate_per_minute,
         .max_active = (uint64_t)r->max_active,
+        .burst = (double)r->burst,
         .min_rate = (double)r->min_rate,
         .max_rate = (double)r->max_rate,
         .target_p99_ms = (double)r->target_p99_ms,
@@ -282,6 +291,10 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     }
     wr_ctl_decision_t d = wr_ctl_decide(&r->ctl, &cc, &in, now);
     record(r, &d, now);
+    r->last = d;
+    r->last_in = in;
+    r->decided = true;
+    a->last_tick_ms = now;
     /* admit.lua runs every tick, even for 0: it also sweeps no-shows and ended sessions */
     char n[24], now_s[24], abandon[24], claim[24], tick[32], epoch[24], who[80], maxlen[24];
     snprintf(n, sizeof n, "%llu", (unsigned long long)d.admit);
@@ -371,6 +384,95 @@ static void on_tick(uv_timer_t *t) {
     eval(a, WR_LUA_LEASE, on_lease, a, 2, 5, argv);
 }
 
+/* ---- /metrics ------------------------------------------------------------------------------------ */
+
+static void gauge(wr_buf_t *w, const char *name, const char *help, const char *room, double v) {
+    char line[512];
+    if (help) {
+        snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+        wr_buf_puts(w, line);
+    }
+    if (room)
+        snprintf(line, sizeof line, "%s{room=\"%s\"} %.15g\n", name, room, v);
+    else
+        snprintf(line, sizeof line, "%s %.15g\n", name, v);
+    wr_buf_puts(w, line);
+}
+
+static long render_metrics(void *arg, char *buf, size_t cap) {
+    admission_t *a = arg;
+    wr_buf_t w = wr_buf_init(buf, cap);
+    gauge(&w, "waitroom_admission_leader", "1 if this controller holds the lease and admits.", NULL,
+          a->leader);
+    gauge(&w, "waitroom_admission_epoch", "The fencing epoch this controller last saw.", NULL,
+          (double)a->epoch);
+    gauge(&w, "waitroom_admission_last_tick_timestamp_seconds",
+          "When this controller last decided (unix time).", NULL, (double)a->last_tick_ms / 1000.0);
+    gauge(&w, "waitroom_admission_ticks_total", "Ticks run as the leader.", NULL, (double)a->ticks);
+    static const struct {
+        const char *name, *help;
+        int what;
+    } per_room[] = {
+        {"waitroom_admission_rate_per_minute", "The admission rate (visitors per minute), as decided.", 0},
+        {"waitroom_admission_limit",
+         "Adaptive: visitors allowed in the system; fixed: max_active (0 = none).", 1},
+        {"waitroom_admission_admitted_total", "Visitors admitted by this controller.", 2},
+        {"waitroom_admission_last_admitted", "Visitors admitted at the last tick.", 3},
+        {"waitroom_admission_waiting", "Visitors waiting, as counted at the last tick.", 4},
+        {"waitroom_admission_in_system", "Admitted not yet claimed, plus active sessions.", 5},
+        {"waitroom_admission_signal_fresh", "1 if some gateway's origin signals were fresh (< 3 s).", 6},
+        {"waitroom_admission_origin_p99_seconds", "The origin's p99 latency the controller steers by.", 7},
+        {"waitroom_admission_origin_error_ratio", "The origin's 5xx and timeouts over its requests.", 8},
+    };
+    for (size_t k = 0; k < sizeof per_room / sizeof per_room[0]; k++) {
+        for (size_t i = 0; i < a->nrooms; i++) {
+            room_t *r = &a->rooms[i];
+            double v = 0;
+            switch (per_room[k].what) {
+            case 0:
+                v = r->last.rate_per_minute;
+                break;
+            case 1:
+                v = r->last.limit;
+                break;
+            case 2:
+                v = (double)r->admitted_total;
+                break;
+            case 3:
+                v = (double)r->last.admit;
+                break;
+            case 4:
+                v = (double)r->last_in.waiting;
+                break;
+            case 5:
+                v = (double)(r->last_in.admitted_unclaimed + r->last_in.active);
+                break;
+            case 6:
+                v = r->last_in.fresh;
+                break;
+            case 7:
+                v = r->ctl.p99_ms / 1000.0;
+                break;
+            default:
+                v = r->ctl.error_rate;
+                break;
+            }
+            gauge(&w, per_room[k].name, i == 0 ? per_room[k].help : NULL, r->cfg->name, v);
+        }
+    }
+    wr_buf_puts(&w,
+                "# HELP waitroom_admission_reason Why the rate is what it is (1 for the current reason).\n"
+                "# TYPE waitroom_admission_reason gauge\n");
+    for (size_t i = 0; i < a->nrooms; i++) {
+        room_t *r = &a->rooms[i];
+        char line[256];
+        snprintf(line, sizeof line, "waitroom_admission_reason{room=\"%s\",reason=\"%s\"} 1\n", r->cfg->name,
+                 r->decided ? wr_reason_name(r->last.reason) : "none");
+        wr_buf_puts(&w, line);
+    }
+    return wr_buf_result(&w);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
     admission_t *a = s->data;
     WR_INFO("stopping", "signal=%d id=%s", signum, a->id);
@@ -379,16 +481,20 @@ static void on_signal(uv_signal_t *s, int signum) {
     uv_close((uv_handle_t *)&a->timer, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
+    if (a->metrics_on)
+        wr_metrics_stop(&a->metrics);
     wr_redis_close(&a->redis);
 }
 
-static const char usage[] = "usage: wr-admission -c FILE [--check] [--id NAME]\n"
-                            "  -c FILE     the configuration (the same file as wr-gateway's)\n"
-                            "  --check     validate the configuration and exit (0 valid, 2 invalid)\n"
-                            "  --id NAME   this controller's name in the lease (default: host:pid)\n";
+static const char usage[] =
+    "usage: wr-admission -c FILE [--check] [--id NAME] [--metrics HOST:PORT]\n"
+    "  -c FILE     the configuration (the same file as wr-gateway's)\n"
+    "  --check     validate the configuration and exit (0 valid, 2 invalid)\n"
+    "  --id NAME   this controller's name in the lease (default: host:pid)\n"
+    "  --metrics HOST:PORT  serve GET /metrics there (overrides [admission] metrics_listen)\n";
 
 int main(int argc, char **argv) {
-    const char *path = NULL, *id = NULL;
+    const char *path = NULL, *id = NULL, *metrics = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-c") && i + 1 < argc)
@@ -397,6 +503,8 @@ int main(int argc, char **argv) {
             check = true;
         else if (!strcmp(argv[i], "--id") && i + 1 < argc)
             id = argv[++i];
+        else if (!strcmp(argv[i], "--metrics") && i + 1 < argc)
+            metrics = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return 0;
@@ -460,6 +568,28 @@ int main(int argc, char **argv) {
         free(a.rooms);
         wr_config_free(cfg);
         return 1;
+    }
+    wr_hostport_t mhp = cfg->admission_metrics;
+    if (metrics && wr_parse_hostport(metrics, &mhp) < 0) {
+        fprintf(stderr, "wr-admission: --metrics '%s' is not HOST:PORT\n", metrics);
+        wr_redis_close(&a.redis);
+        uv_run(a.loop, UV_RUN_DEFAULT);
+        free(a.rooms);
+        wr_config_free(cfg);
+        return 2;
+    }
+    if (mhp.port) {
+        rc = wr_metrics_start(&a.metrics, a.loop, mhp.host, mhp.port, render_metrics, &a);
+        if (rc < 0) {
+            WR_ERROR("cannot listen", "address=%s:%u what=metrics error=\"%s\"", mhp.host, mhp.port,
+                     uv_strerror(rc));
+            wr_redis_close(&a.redis);
+            uv_run(a.loop, UV_RUN_DEFAULT);
+            free(a.rooms);
+            wr_config_free(cfg);
+            return 1;
+        }
+        a.metrics_on = true;
     }
     uv_timer_init(a.loop, &a.timer);
     a.timer.data = &a;

@@ -400,6 +400,16 @@ static int redis_key(parser_t *p, const char *key, const char *val) {
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
 
+static int admission_key(parser_t *p, const char *key, const char *val) {
+    wr_config_t *c = p->cfg;
+    if (!strcmp(key, "metrics_listen")) {
+        if (wr_parse_hostport(val, &c->admission_metrics) < 0)
+            return fail(p, key, "'%s' is not HOST:PORT (e.g. 127.0.0.1:8082)", val);
+        return 0;
+    }
+    return fail(p, key, "unknown key (see config/waitroom.example.ini)");
+}
+
 static int room_key(parser_t *p, const char *key, const char *val) {
     wr_room_cfg_t *c = p->room;
     if (!strcmp(key, "paths"))
@@ -473,6 +483,7 @@ static int room_key(parser_t *p, const char *key, const char *val) {
     }
     ROOM_I64("rate_per_minute", rate_per_minute, 10000000)
     ROOM_I64("max_active", max_active, 100000000)
+    ROOM_I64("burst", burst, 1000000)
     ROOM_I64("min_rate", min_rate, 10000000)
     ROOM_I64("max_rate", max_rate, 10000000)
     ROOM_I64("target_p99_ms", target_p99_ms, 600000)
@@ -519,11 +530,11 @@ static int check_room(parser_t *p, wr_room_cfg_t *r) {
 static int open_section(parser_t *p, const char *name) {
     p->room = NULL;
     snprintf(p->section, sizeof p->section, "%s", name);
-    if (!strcmp(name, "gateway") || !strcmp(name, "origin") || !strcmp(name, "redis"))
+    if (!strcmp(name, "gateway") || !strcmp(name, "origin") || !strcmp(name, "redis") || !strcmp(name, "admission"))
         return 0;
     if (strncmp(name, "room", 4) != 0 || (name[4] != ' ' && name[4] != '\t')) {
         p->section[0] = '\0';
-        return fail(p, NULL, "unknown section [%s] (expected gateway, origin, redis or room NAME)", name);
+        return fail(p, NULL, "unknown section [%s] (expected gateway, origin, redis, admission or room NAME)", name);
     }
     const char *rn = name + 5;
     while (*rn == ' ' || *rn == '\t')
@@ -640,6 +651,8 @@ static int parse_text(parser_t *p, char *text) {
             rc = origin_key(p, key, val);
         else if (!strcmp(p->section, "redis"))
             rc = redis_key(p, key, val);
+        else if (!strcmp(p->section, "admission"))
+            rc = admission_key(p, key, val);
         else
             rc = room_key(p, key, val);
         if (rc < 0)

@@ -42,6 +42,7 @@ typedef struct {
     wr_room_mode_t mode;
     int64_t rate_per_minute;
     int64_t max_active; /* 0 = no cap */
+    int64_t burst;      /* fixed mode: token bucket depth in visitors; 0 = one second's worth */
     int64_t min_rate;
     int64_t max_rate;
     int64_t target_p99_ms;
@@ -67,6 +68,7 @@ typedef struct {
     /* [gateway] */
     wr_hostport_t listen;
     wr_hostport_t admin_listen;
+    wr_hostport_t admission_metrics; /* [admission] metrics_listen; port 0 = none */
     int workers; /* resolved: >= 1 */
     char *key_file;
     char *admin_token_file;

@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor  # noqa: E402
+from harness import Gateway, Origin, Visitor, free_port, http_get  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 ADMISSION = os.environ.get("WR_ADMISSION",
@@ -35,9 +35,20 @@ def wait_for(cond, timeout):
 class Controller:
     def __init__(self, config, name, logdir):
         self.name = name
+        self.metrics_port = free_port()
         self.log = open(os.path.join(logdir, name + ".log"), "w+")
-        self.proc = subprocess.Popen([ADMISSION, "-c", config, "--id", name], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([ADMISSION, "-c", config, "--id", name, "--metrics",
+                                      "127.0.0.1:%d" % self.metrics_port], stdout=self.log, stderr=subprocess.STDOUT)
+
+    def metrics(self):
+        st, _, body = http_get(self.metrics_port, "/metrics")
+        assert st == 200, st
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
 
     def logtext(self):
         self.log.flush()
@@ -116,6 +127,14 @@ class Admission(unittest.TestCase):
         self.assertEqual(self.leader(), "a")  # b stands by
         self.assertIn("leading", a.logtext())
         self.assertNotIn("leading", b.logtext())
+        ma, mb = a.metrics(), b.metrics()
+        self.assertEqual((ma["waitroom_admission_leader"], mb["waitroom_admission_leader"]), (1, 0))
+        self.assertEqual(ma["waitroom_admission_epoch"], 1)
+        self.assertEqual(ma['waitroom_admission_rate_per_minute{room="sale"}'], RATE)
+        self.assertEqual(ma['waitroom_admission_reason{room="sale",reason="ok"}'], 1)
+        self.assertGreater(ma['waitroom_admission_admitted_total{room="sale"}'], 0)
+        self.assertGreater(ma["waitroom_admission_last_tick_timestamp_seconds"], time.time() - 5)
+        self.assertEqual(http_get(a.metrics_port, "/other")[0], 404)
         # the leader dies: b takes over within one lease time and admission goes on
         a.proc.kill()
         a.proc.wait(5)

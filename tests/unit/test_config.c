@@ -163,7 +163,7 @@ static void test_errors_name_file_line_and_key(void **state) {
     refused("[gateway]\nlisen = 1.2.3.4:5\n",
             "t.ini:2: [gateway] lisen: unknown key (see config/waitroom.example.ini)");
     refused("\n\n[gatewy]\n",
-            "t.ini:3: unknown section [gatewy] (expected gateway, origin, redis or room NAME)");
+            "t.ini:3: unknown section [gatewy] (expected gateway, origin, redis, admission or room NAME)");
     refused("[gateway]\nworkers = many\n", "t.ini:2: [gateway] workers: 'many' is not 'auto' or a number of "
                                            "workers in 0..256 (0 = one per core)");
     refused("[gateway]\nmax_header_bytes = 10\n",
