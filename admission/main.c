@@ -1,6 +1,6 @@
 /* wr-admission: meters each room's visitors into the origin. One process per deployment is active: the
  * holder of the leader lease (lease.lua, renewed every tick, a fencing epoch incremented on every
- * takeover); the others stand by and take over within one lease time. Each tick (250 ms) the leader
+ * takeover); the others stand by and take over within one lease time. Each tick (tick_ms, 250) the leader
  * reads every room's counts (counts.lua), asks the controller core how many to let in, and admits them
  * with one fenced, idempotent admit.lua call (tick id = epoch << 32 | tick number, so a new leader's
  * ticks are always newer). Decisions go to wr:{ROOM}:ctl (the live rate, reason, leader, epoch and tick
@@ -26,9 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define TICK_MS 250
-#define LEASE_MS 2000 /* a standby takes over within this after the leader stops renewing */
 
 typedef struct admission admission_t;
 
@@ -377,7 +374,7 @@ static void on_tick(uv_timer_t *t) {
         return;
     }
     char ttl[24], now[24];
-    snprintf(ttl, sizeof ttl, "%d", LEASE_MS);
+    snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)a->cfg->admission_lease_ms);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
     const char *argv[] = {"wr:leader", "wr:epoch", a->id, ttl, now};
     a->leasing = true;
@@ -593,14 +590,15 @@ int main(int argc, char **argv) {
     }
     uv_timer_init(a.loop, &a.timer);
     a.timer.data = &a;
-    uv_timer_start(&a.timer, on_tick, TICK_MS, TICK_MS);
+    uv_timer_start(&a.timer, on_tick, cfg->admission_tick_ms, cfg->admission_tick_ms);
     uv_signal_init(a.loop, &a.sigterm);
     uv_signal_init(a.loop, &a.sigint);
     a.sigterm.data = a.sigint.data = &a;
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     uv_signal_start(&a.sigint, on_signal, SIGINT);
-    WR_INFO("started", "id=%s rooms=%zu redis=%s:%u tick_ms=%d lease_ms=%d", a.id, cfg->nrooms,
-            cfg->redis.host, cfg->redis.port, TICK_MS, LEASE_MS);
+    WR_INFO("started", "id=%s rooms=%zu redis=%s:%u tick_ms=%llu lease_ms=%llu", a.id, cfg->nrooms,
+            cfg->redis.host, cfg->redis.port, (unsigned long long)cfg->admission_tick_ms,
+            (unsigned long long)cfg->admission_lease_ms);
     uv_run(a.loop, UV_RUN_DEFAULT);
     uv_loop_close(a.loop);
     free(a.rooms);

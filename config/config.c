@@ -407,6 +407,15 @@ static int admission_key(parser_t *p, const char *key, const char *val) {
             return fail(p, key, "'%s' is not HOST:PORT (e.g. 127.0.0.1:8082)", val);
         return 0;
     }
+    if (!strcmp(key, "tick_ms") || !strcmp(key, "lease_ms")) {
+        uint64_t v;
+        bool tick = key[0] == 't';
+        if (parse_u64(val, tick ? 5000 : 60000, &v) < 0 || v < (tick ? 50 : 200))
+            return fail(p, key, "'%s' is not a number of milliseconds in %s", val,
+                        tick ? "50..5000" : "200..60000");
+        *(tick ? &c->admission_tick_ms : &c->admission_lease_ms) = v;
+        return 0;
+    }
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
 
@@ -530,11 +539,13 @@ static int check_room(parser_t *p, wr_room_cfg_t *r) {
 static int open_section(parser_t *p, const char *name) {
     p->room = NULL;
     snprintf(p->section, sizeof p->section, "%s", name);
-    if (!strcmp(name, "gateway") || !strcmp(name, "origin") || !strcmp(name, "redis") || !strcmp(name, "admission"))
+    if (!strcmp(name, "gateway") || !strcmp(name, "origin") || !strcmp(name, "redis") ||
+        !strcmp(name, "admission"))
         return 0;
     if (strncmp(name, "room", 4) != 0 || (name[4] != ' ' && name[4] != '\t')) {
         p->section[0] = '\0';
-        return fail(p, NULL, "unknown section [%s] (expected gateway, origin, redis, admission or room NAME)", name);
+        return fail(p, NULL, "unknown section [%s] (expected gateway, origin, redis, admission or room NAME)",
+                    name);
     }
     const char *rn = name + 5;
     while (*rn == ' ' || *rn == '\t')
@@ -592,6 +603,8 @@ static char *trim(char *s) {
 static void set_defaults(wr_config_t *c) {
     wr_parse_hostport("127.0.0.1:8080", &c->listen);
     wr_parse_hostport("127.0.0.1:8081", &c->admin_listen);
+    c->admission_tick_ms = 250;
+    c->admission_lease_ms = 2000;
     c->workers = 0;
     c->max_connections = 20000;
     c->header_timeout_ms = 10000;
@@ -668,6 +681,12 @@ static int check_all(parser_t *p) {
         snprintf(p->section, sizeof p->section, "gateway");
         snprintf(p->err, p->err_size, "%s: [gateway] admin_listen: must differ from listen (%s:%u)", p->name,
                  c->listen.host, c->listen.port);
+        return -1;
+    }
+    if (c->admission_lease_ms < 4 * c->admission_tick_ms) {
+        p->line = 0;
+        snprintf(p->err, p->err_size, "%s: [admission] lease_ms: must be at least 4 x tick_ms (%llu ms)",
+                 p->name, (unsigned long long)(4 * c->admission_tick_ms));
         return -1;
     }
     for (size_t i = 0; i < c->nrooms; i++)

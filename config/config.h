@@ -69,7 +69,9 @@ typedef struct {
     wr_hostport_t listen;
     wr_hostport_t admin_listen;
     wr_hostport_t admission_metrics; /* [admission] metrics_listen; port 0 = none */
-    int workers; /* resolved: >= 1 */
+    uint64_t admission_tick_ms;      /* [admission] tick_ms: one decision per room this often */
+    uint64_t admission_lease_ms;     /* [admission] lease_ms: a standby takes over within this */
+    int workers;                     /* resolved: >= 1 */
     char *key_file;
     char *admin_token_file;
     uint32_t max_connections;

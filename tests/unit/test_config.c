@@ -188,6 +188,14 @@ static void test_errors_name_file_line_and_key(void **state) {
         "t.ini:2: [origin] url: 'http://x/prefix' is not http://HOST[:PORT] (https and path prefixes are not "
         "supported)");
     refused("[redis]\nurl = http://x\n", "t.ini:2: [redis] url: 'http://x' is not redis://HOST[:PORT]");
+    refused("[admission]\ntick_ms = 10\n",
+            "t.ini:2: [admission] tick_ms: '10' is not a number of milliseconds in 50..5000");
+    refused("[admission]\ntick_ms = 1000\nlease_ms = 2000\n",
+            "t.ini: [admission] lease_ms: must be at least 4 x tick_ms (4000 ms)");
+    refused("[admission]\nmetrics_listen = 8082\n",
+            "t.ini:2: [admission] metrics_listen: '8082' is not HOST:PORT (e.g. 127.0.0.1:8082)");
+    refused("[admission]\nleader = me\n",
+            "t.ini:2: [admission] leader: unknown key (see config/waitroom.example.ini)");
     refused("key = 1\n", "t.ini:1: key: key outside of any section");
     refused("[gateway]\njust words\n", "t.ini:2: [gateway]: expected 'key = value'");
     refused("[gateway\n", "t.ini:1: bad section header (expected [name])");
