@@ -197,34 +197,6 @@ static void on_admitted(wr_redis_t *redis, const redisReply *rep, void *arg) {
         r->admitted_total += (uint64_t)rep->element[0]->integer;
 }
 
-/* One gateway's latest signals: "end_ms requests ok 4xx 5xx timeouts inventory l0 .. l53". */
-static bool parse_signal(const char *text, size_t len, uint64_t *end_ms, int64_t *inventory,
-                         wr_sig_counts_t *c) {
-    char buf[64 + 24 * WR_SIG_BUCKETS];
-    if (len >= sizeof buf)
-        return false;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    char *p = buf, *e;
-    long long v[7 + WR_SIG_BUCKETS];
-    for (int i = 0; i < 7 + WR_SIG_BUCKETS; i++) {
-        v[i] = strtoll(p, &e, 10);
-        if (e == p || (i != 6 && v[i] < 0))
-            return false;
-        p = e;
-    }
-    *end_ms = (uint64_t)v[0];
-    *inventory = v[6];
-    c->requests = (uint64_t)v[1];
-    c->ok = (uint64_t)v[2];
-    c->client_4xx = (uint64_t)v[3];
-    c->server_5xx = (uint64_t)v[4];
-    c->timeouts = (uint64_t)v[5];
-    for (int i = 0; i < WR_SIG_BUCKETS; i++)
-        c->latency[i] = (uint64_t)v[7 + i];
-    return true;
-}
-
 /* Merges the gateways' fresh signals (younger than 3 s) into in; forgets gateways silent for a minute. */
 static void merge_signals(room_t *r, const redisReply *h, uint64_t now, wr_ctl_input_t *in) {
     int64_t inventory = -1;
@@ -236,7 +208,7 @@ static void merge_signals(room_t *r, const redisReply *h, uint64_t now, wr_ctl_i
         uint64_t end_ms;
         int64_t inv;
         wr_sig_counts_t c = {0};
-        if (!parse_signal(v->str, v->len, &end_ms, &inv, &c))
+        if (wr_sig_parse(v->str, v->len, &end_ms, &inv, &c) < 0)
             continue;
         if (end_ms + 60000 < now) {
             const char *argv[] = {"HDEL", r->keys[K_SIG], k->str};

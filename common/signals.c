@@ -2,6 +2,9 @@
 #include "common/signals.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 double wr_sig_bound_ms(int i) {
     return pow(1.25, i);
@@ -49,4 +52,40 @@ double wr_sig_quantile_ms(const wr_sig_counts_t *s, double q) {
 
 double wr_sig_error_rate(const wr_sig_counts_t *s) {
     return s->requests ? (double)s->server_5xx / (double)s->requests : 0.0;
+}
+
+int wr_sig_format(const wr_sig_counts_t *s, uint64_t end_ms, int64_t inventory, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%llu %llu %llu %llu %llu %llu %lld", (unsigned long long)end_ms,
+                     (unsigned long long)s->requests, (unsigned long long)s->ok,
+                     (unsigned long long)s->client_4xx, (unsigned long long)s->server_5xx,
+                     (unsigned long long)s->timeouts, (long long)inventory);
+    for (int i = 0; i < WR_SIG_BUCKETS && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, " %llu", (unsigned long long)s->latency[i]);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+int wr_sig_parse(const char *text, size_t len, uint64_t *end_ms, int64_t *inventory, wr_sig_counts_t *c) {
+    char buf[WR_SIG_TEXT_MAX];
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    char *p = buf, *e;
+    long long v[7 + WR_SIG_BUCKETS];
+    for (int i = 0; i < 7 + WR_SIG_BUCKETS; i++) {
+        v[i] = strtoll(p, &e, 10);
+        if (e == p || (i != 6 && v[i] < 0))
+            return -1;
+        p = e;
+    }
+    *end_ms = (uint64_t)v[0];
+    *inventory = v[6];
+    c->requests = (uint64_t)v[1];
+    c->ok = (uint64_t)v[2];
+    c->client_4xx = (uint64_t)v[3];
+    c->server_5xx = (uint64_t)v[4];
+    c->timeouts = (uint64_t)v[5];
+    for (int i = 0; i < WR_SIG_BUCKETS; i++)
+        c->latency[i] = (uint64_t)v[7 + i];
+    return 0;
 }

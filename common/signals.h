@@ -32,4 +32,11 @@ double wr_sig_quantile_ms(const wr_sig_counts_t *s, double q);
 /* Errors as the controller counts them: 5xx and timeouts over all requests (0 with none). */
 double wr_sig_error_rate(const wr_sig_counts_t *s);
 
+/* The text a gateway publishes for one interval (wr:{ROOM}:sig, one field per gateway worker):
+ * "end_ms requests ok 4xx 5xx timeouts inventory l0 .. l53" (inventory -1 = none). */
+#define WR_SIG_TEXT_MAX (64 + 24 * WR_SIG_BUCKETS)
+int wr_sig_format(const wr_sig_counts_t *s, uint64_t end_ms, int64_t inventory, char *out, size_t cap);
+/* Parses it back; returns 0, or -1 for anything else. */
+int wr_sig_parse(const char *text, size_t len, uint64_t *end_ms, int64_t *inventory, wr_sig_counts_t *c);
+
 #endif

@@ -260,21 +260,15 @@ void gw_room_inventory(gw_room_t *r, int64_t left, uint64_t now_ms) {
 static void publish_signals(gw_room_t *r, uint64_t wall_ms) {
     if (!r->owner->redis.connected)
         return;
-    char text[64 + 24 * WR_SIG_BUCKETS];
-    wr_sig_counts_t *s = &r->sig;
-    int n = snprintf(
-        text, sizeof text, "%llu %llu %llu %llu %llu %llu %lld", (unsigned long long)wall_ms,
-        (unsigned long long)s->requests, (unsigned long long)s->ok, (unsigned long long)s->client_4xx,
-        (unsigned long long)s->server_5xx, (unsigned long long)s->timeouts,
-        (long long)(r->inventory_ms && uv_now(r->owner->loop) < r->inventory_ms + 60000 ? r->inventory : -1));
-    for (int i = 0; i < WR_SIG_BUCKETS && n > 0 && (size_t)n < sizeof text; i++)
-        n += snprintf(text + n, sizeof text - (size_t)n, " %llu", (unsigned long long)s->latency[i]);
-    if (n <= 0 || (size_t)n >= sizeof text)
+    char text[WR_SIG_TEXT_MAX];
+    bool inv = r->inventory_ms && uv_now(r->owner->loop) < r->inventory_ms + 60000;
+    int n = wr_sig_format(&r->sig, wall_ms, inv ? r->inventory : -1, text, sizeof text);
+    if (n < 0)
         return;
     const char *argv[] = {"HSET", r->key_sig, r->owner->gateway_id, text};
     size_t lens[] = {4, strlen(r->key_sig), strlen(r->owner->gateway_id), (size_t)n};
     wr_redis_argv(&r->owner->redis, on_heartbeat_done, NULL, 4, argv, lens);
-    memset(s, 0, sizeof *s);
+    memset(&r->sig, 0, sizeof r->sig);
 }
 
 static void on_tick(uv_timer_t *t) {
