@@ -30,6 +30,10 @@
 typedef struct admission admission_t;
 
 typedef struct {
+    uint64_t ms, n;
+} tick_rec_t;
+
+typedef struct {
     admission_t *a;
     const wr_room_cfg_t *cfg;
     char keys[14][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
@@ -43,6 +47,9 @@ typedef struct {
     wr_ctl_decision_t last; /* the last tick's decision and what it saw, for /metrics */
     wr_ctl_input_t last_in;
     bool decided;
+    tick_rec_t
+        recent[1200]; /* the last minute's ticks (at the shortest tick_ms, 50), for admitted_last_minute */
+    size_t recent_head;
 } room_t;
 
 struct admission {
@@ -131,15 +138,41 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     snprintf(now, sizeof now, "%llu", (unsigned long long)now_ms);
     snprintf(admitted, sizeof admitted, "%llu", (unsigned long long)d->admit);
     const char *reason = wr_reason_name(d->reason);
-    char inventory[24];
+    char inventory[24], last_minute[24];
     snprintf(inventory, sizeof inventory, "%lld", (long long)r->inventory);
-    const char *hs[] = {
-        "HSET",      r->keys[K_CTL], "rate_per_minute", rate,  "reason",  reason, "limit",    limit,
-        "leader",    a->id,          "epoch",           epoch, "tick_ms", now,    "admitted", admitted,
-        "inventory", inventory,      "sold_out",        "1"};
-    int hn = r->inventory == 0 ? 20 : 18; /* at zero the room is sold out for the gateways too; the
+    size_t cap = sizeof r->recent / sizeof r->recent[0];
+    r->recent[r->recent_head] = (tick_rec_t){now_ms, d->admit};
+    r->recent_head = (r->recent_head + 1) % cap;
+    uint64_t minute = 0;
+    for (size_t i = 0; i < cap; i++)
+        if (r->recent[i].ms + 60000 > now_ms)
+            minute += r->recent[i].n;
+    snprintf(last_minute, sizeof last_minute, "%llu", (unsigned long long)minute);
+    const char *hs[] = {"HSET",
+                        r->keys[K_CTL],
+                        "rate_per_minute",
+                        rate,
+                        "reason",
+                        reason,
+                        "limit",
+                        limit,
+                        "leader",
+                        a->id,
+                        "epoch",
+                        epoch,
+                        "tick_ms",
+                        now,
+                        "admitted",
+                        admitted,
+                        "admitted_last_minute",
+                        last_minute,
+                        "inventory",
+                        inventory,
+                        "sold_out",
+                        "1"};
+    int hn = r->inventory == 0 ? 22 : 20; /* at zero the room is sold out for the gateways too; the
                                            * organiser reopens it (the flag stays until then) */
-    size_t hl[20];
+    size_t hl[22];
     for (int i = 0; i < hn; i++)
         hl[i] = strlen(hs[i]);
     wr_redis_argv(&a->redis, on_noop, r, hn, hs, hl);

@@ -358,6 +358,15 @@ static int gateway_key(parser_t *p, const char *key, const char *val) {
             return fail(p, key, "must come before the first [room] section");
         return 0;
     }
+    if (!strcmp(key, "admin_reads")) {
+        if (!strcmp(val, "loopback"))
+            c->admin_reads_need_token = false;
+        else if (!strcmp(val, "token"))
+            c->admin_reads_need_token = true;
+        else
+            return fail(p, key, "'%s' is not loopback or token", val);
+        return 0;
+    }
     if (!strcmp(key, "log_level")) {
         wr_log_level_t l;
         if (wr_log_parse_level(val, &l) < 0)

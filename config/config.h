@@ -87,6 +87,7 @@ typedef struct {
     bool trust_forwarded;
     bool case_sensitive_paths;
     bool access_log;
+    bool admin_reads_need_token; /* admin_reads = token: reads need the bearer token from loopback too */
     int log_level; /* wr_log_level_t */
 
     /* [origin] */

@@ -2,15 +2,23 @@
 #include "gateway/admin.h"
 
 #include "common/log.h"
+#include "common/signals.h"
 
+#include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #define ADMIN_MAX_CONNS 64
 #define ADMIN_REQ_MAX_BYTES 8192
 #define ADMIN_TIMEOUT_MS 5000
 #define ADMIN_RESP_MAX_BYTES (256 * 1024)
+
+typedef struct room_op room_op_t;
 
 typedef struct {
     uv_tcp_t tcp;
@@ -18,6 +26,10 @@ typedef struct {
     uv_write_t wreq;
     llhttp_t parser;
     gw_admin_t *a;
+    room_op_t *op;  /* a Redis read in flight for this request */
+    char auth[300]; /* the Authorization header, if short enough to be ours */
+    size_t auth_len;
+    bool auth_long, in_auth_field, in_auth_value, auth_next;
     gw_list_t link;
     char *resp;
     uint32_t len, url_off, url_len;
@@ -34,10 +46,14 @@ static void ac_free(uv_handle_t *h) {
     free(c);
 }
 
+static void op_orphan(room_op_t *op);
+
 static void ac_close(admin_conn_t *c) {
     if (c->closing)
         return;
     c->closing = true;
+    if (c->op)
+        op_orphan(c->op);
     gw_list_remove(&c->link);
     c->a->nconns--;
     c->pending_closes = 2;
@@ -78,10 +94,34 @@ static void respond(admin_conn_t *c, int status, const char *reason, const char 
         ac_close(c);
 }
 
+static void respond_json(admin_conn_t *c, int status, const char *reason, json_t *doc, bool head_only) {
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(doc);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"out of memory\",\"field\":null}\n";
+        respond(c, 500, "Internal Server Error", "application/json", oom, sizeof oom - 1, false);
+        return;
+    }
+    size_t n = strlen(text);
+    char *body = malloc(n + 1);
+    if (body) {
+        memcpy(body, text, n);
+        body[n] = '\n';
+        respond(c, status, reason, "application/json", body, n + 1, head_only);
+    } else {
+        ac_close(c);
+    }
+    free(body);
+    free(text);
+}
+
+static void json_error_field(admin_conn_t *c, int status, const char *reason, const char *msg,
+                             const char *field) {
+    respond_json(c, status, reason, json_pack("{s:s, s:s?}", "error", msg, "field", field), false);
+}
+
 static void json_error(admin_conn_t *c, int status, const char *reason, const char *msg) {
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
-    respond(c, status, reason, "application/json", body, (size_t)n, false);
+    json_error_field(c, status, reason, msg, NULL);
 }
 
 static bool path_is(const char *p, size_t n, const char *want) {
@@ -91,6 +131,222 @@ static bool path_is(const char *p, size_t n, const char *want) {
     return n == wl || p[wl] == '?';
 }
 
+/* ---- auth ---------------------------------------------------------------------------------------- */
+
+static bool from_loopback(admin_conn_t *c) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
+        return false;
+    if (ss.ss_family == AF_INET)
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* "Bearer <token>" against the admin token, in constant time (both sides hashed first, so neither the
+ * content nor the length leaks through timing). */
+static bool bearer_ok(admin_conn_t *c) {
+    gw_admin_t *a = c->a;
+    if (c->auth_long || a->token_len == 0 || c->auth_len < 7 || strncasecmp(c->auth, "Bearer ", 7) != 0)
+        return false;
+    uint8_t h1[crypto_generichash_BYTES], h2[crypto_generichash_BYTES];
+    crypto_generichash(h1, sizeof h1, (const uint8_t *)c->auth + 7, c->auth_len - 7, NULL, 0);
+    crypto_generichash(h2, sizeof h2, (const uint8_t *)a->token, a->token_len, NULL, 0);
+    return sodium_memcmp(h1, h2, sizeof h1) == 0;
+}
+
+static bool may_read(admin_conn_t *c) {
+    return (!c->a->cfg->admin_reads_need_token && from_loopback(c)) || bearer_ok(c);
+}
+
+/* ---- rooms ---------------------------------------------------------------------------------------- */
+
+struct room_op {
+    admin_conn_t *c; /* NULL once the client went away */
+    const wr_room_cfg_t *room;
+    int pending;
+    bool failed, head_only;
+    long long counts[5]; /* seq, boundary, waiting, admitted_unclaimed, active */
+    wr_sig_counts_t sig;
+    bool fresh;
+    int64_t inventory;
+    json_t *ctl; /* the controller's record, as strings */
+};
+
+static void op_orphan(room_op_t *op) {
+    op->c = NULL;
+}
+
+static const wr_room_cfg_t *find_room(const wr_config_t *cfg, const char *name, size_t len) {
+    for (size_t i = 0; i < cfg->nrooms; i++)
+        if (strlen(cfg->rooms[i].name) == len && memcmp(cfg->rooms[i].name, name, len) == 0)
+            return &cfg->rooms[i];
+    return NULL;
+}
+
+static json_t *room_config_json(const wr_room_cfg_t *r) {
+    json_t *paths = json_array(), *hosts = json_array();
+    for (size_t i = 0; i < r->npaths; i++)
+        json_array_append_new(paths, json_string(r->paths[i]));
+    for (size_t i = 0; i < r->nhosts; i++)
+        json_array_append_new(hosts, json_string(r->hosts[i]));
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "name", r->name, "state",
+                     wr_room_state_name(r->state), "mode", r->mode == WR_MODE_ADAPTIVE ? "adaptive" : "fixed",
+                     "paths", paths, "hosts", hosts, "rate_per_minute", (json_int_t)r->rate_per_minute,
+                     "max_active", (json_int_t)r->max_active);
+}
+
+static json_t *ctl_field(json_t *ctl, const char *k) {
+    json_t *v = ctl ? json_object_get(ctl, k) : NULL;
+    return v ? json_incref(v) : json_null();
+}
+
+static void room_answer(room_op_t *op) {
+    admin_conn_t *c = op->c;
+    if (!c) {
+        json_decref(op->ctl);
+        free(op);
+        return;
+    }
+    c->op = NULL;
+    if (op->failed) {
+        json_decref(op->ctl);
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's live state is unknown");
+        free(op);
+        return;
+    }
+    const wr_room_cfg_t *r = op->room;
+    json_t *doc = room_config_json(r);
+    const char *live_rate = op->ctl ? json_string_value(json_object_get(op->ctl, "rate_per_minute")) : NULL;
+    json_t *ctl_state = op->ctl ? json_object_get(op->ctl, "sold_out") : NULL;
+    bool sold_out = ctl_state && json_string_value(ctl_state) && !strcmp(json_string_value(ctl_state), "1");
+    if (sold_out && r->state == WR_ROOM_OPEN)
+        json_object_set_new(doc, "state", json_string("sold_out"));
+    json_object_set_new(doc, "configured_rate_per_minute", json_integer(r->rate_per_minute));
+    if (live_rate)
+        json_object_set_new(doc, "rate_per_minute", json_real(strtod(live_rate, NULL)));
+    json_object_set_new(doc, "waiting", json_integer(op->counts[2]));
+    json_object_set_new(doc, "admitted_not_claimed", json_integer(op->counts[3]));
+    json_object_set_new(doc, "active_sessions", json_integer(op->counts[4]));
+    json_object_set_new(doc, "boundary", json_integer(op->counts[1]));
+    json_object_set_new(doc, "last_serial", json_integer(op->counts[0]));
+    json_object_set_new(doc, "admitted_last_minute", ctl_field(op->ctl, "admitted_last_minute"));
+    json_object_set_new(doc, "inventory", op->inventory >= 0 ? json_integer(op->inventory) : json_null());
+    json_t *origin = json_object();
+    json_object_set_new(origin, "fresh", json_boolean(op->fresh));
+    json_object_set_new(origin, "requests", json_integer((json_int_t)op->sig.requests));
+    json_object_set_new(origin, "p50_ms",
+                        op->sig.requests ? json_real(wr_sig_quantile_ms(&op->sig, 0.5)) : json_null());
+    json_object_set_new(origin, "p99_ms",
+                        op->sig.requests ? json_real(wr_sig_quantile_ms(&op->sig, 0.99)) : json_null());
+    json_object_set_new(origin, "error_rate",
+                        op->sig.requests ? json_real(wr_sig_error_rate(&op->sig)) : json_null());
+    json_object_set_new(doc, "origin", origin);
+    json_t *ctl = json_object();
+    static const char *const keys[] = {"leader", "epoch", "tick_ms", "reason", "limit", "admitted"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        json_object_set_new(ctl, keys[i], ctl_field(op->ctl, keys[i]));
+    json_object_set_new(doc, "controller", ctl);
+    json_decref(op->ctl);
+    respond_json(c, 200, "OK", doc, op->head_only);
+    free(op);
+}
+
+static void on_room_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    room_op_t *op = arg;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 6 ||
+        rep->element[5]->type != REDIS_REPLY_ARRAY) {
+        op->failed = true;
+    } else {
+        for (int i = 0; i < 5; i++)
+            op->counts[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
+        uv_timeval64_t tv;
+        uv_gettimeofday(&tv);
+        uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, newest = 0;
+        const redisReply *h = rep->element[5];
+        for (size_t i = 0; i + 1 < h->elements; i += 2) {
+            const redisReply *v = h->element[i + 1];
+            uint64_t end;
+            int64_t inv;
+            wr_sig_counts_t one = {0};
+            if (v->type != REDIS_REPLY_STRING || wr_sig_parse(v->str, v->len, &end, &inv, &one) < 0 ||
+                end + 3000 < now)
+                continue;
+            op->fresh = true;
+            wr_sig_merge(&op->sig, &one);
+            if (inv >= 0 && end >= newest) {
+                op->inventory = inv;
+                newest = end;
+            }
+        }
+    }
+    if (--op->pending == 0)
+        room_answer(op);
+}
+
+static void on_room_ctl(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    room_op_t *op = arg;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        op->failed = true;
+    } else if (rep->elements) {
+        op->ctl = json_object();
+        for (size_t i = 0; i + 1 < rep->elements; i += 2)
+            if (rep->element[i]->type == REDIS_REPLY_STRING &&
+                rep->element[i + 1]->type == REDIS_REPLY_STRING)
+                json_object_set_new(op->ctl, rep->element[i]->str,
+                                    json_stringn(rep->element[i + 1]->str, rep->element[i + 1]->len));
+    }
+    if (--op->pending == 0)
+        room_answer(op);
+}
+
+static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only) {
+    gw_admin_t *a = c->a;
+    if (!a->redis_on || !a->redis.connected) {
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's live state is unknown");
+        return;
+    }
+    room_op_t *op = calloc(1, sizeof *op);
+    if (!op) {
+        json_error(c, 500, "Internal Server Error", "out of memory");
+        return;
+    }
+    op->c = c;
+    op->room = room;
+    op->head_only = head_only;
+    op->inventory = -1;
+    op->pending = 2;
+    c->op = op;
+    char keys[7][96];
+    static const char *const names[] = {"seq", "boundary", "left", "admitted", "active", "rejoin", "sig"};
+    const char *argv[7];
+    size_t lens[7];
+    for (int i = 0; i < 7; i++) {
+        snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
+        argv[i] = keys[i];
+        lens[i] = strlen(keys[i]);
+    }
+    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 7, 7, argv, lens);
+    char ctl[96];
+    snprintf(ctl, sizeof ctl, "wr:{%s}:ctl", room->name);
+    const char *hv[] = {"HGETALL", ctl};
+    size_t hl[] = {7, strlen(ctl)};
+    wr_redis_argv(&a->redis, on_room_ctl, op, 2, hv, hl);
+}
+
+static void rooms_list(admin_conn_t *c, bool head_only) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < c->a->cfg->nrooms; i++)
+        json_array_append_new(list, room_config_json(&c->a->cfg->rooms[i]));
+    respond_json(c, 200, "OK", json_pack("{s:o}", "rooms", list), head_only);
+}
+
 static void handle(admin_conn_t *c) {
     gw_admin_t *a = c->a;
     const char *url = c->in + c->url_off;
@@ -98,12 +354,33 @@ static void handle(admin_conn_t *c) {
     uint8_t m = llhttp_get_method(&c->parser);
     bool head_only = m == HTTP_HEAD;
     bool healthz = path_is(url, ul, "/healthz"), metrics = path_is(url, ul, "/metrics");
-    if (!healthz && !metrics) {
-        json_error(c, 404, "Not Found", "not found: the admin listener serves /healthz and /metrics");
+    bool rooms = path_is(url, ul, "/v1/rooms");
+    size_t pl = 0;
+    while (pl < ul && url[pl] != '?')
+        pl++;
+    bool room = !rooms && pl > 10 && memcmp(url, "/v1/rooms/", 10) == 0;
+    if (!healthz && !metrics && !rooms && !room) {
+        json_error(c, 404, "Not Found", "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME");
         return;
     }
     if (m != HTTP_GET && m != HTTP_HEAD) {
-        json_error(c, 405, "Method Not Allowed", "method not allowed");
+        json_error(c, 405, "Method Not Allowed", "method not allowed: this admin API is read-only for now");
+        return;
+    }
+    if (rooms || room) {
+        if (!may_read(c)) {
+            json_error(c, 401, "Unauthorized", "unauthorized");
+            return;
+        }
+        if (rooms) {
+            rooms_list(c, head_only);
+            return;
+        }
+        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10);
+        if (!r)
+            json_error_field(c, 404, "Not Found", "no such room", "name");
+        else
+            room_get(c, r, head_only);
         return;
     }
     if (healthz) {
@@ -135,6 +412,42 @@ static int ac_on_url(llhttp_t *p, const char *at, size_t len) {
     if (c->url_len == 0)
         c->url_off = (uint32_t)(at - c->in);
     c->url_len += (uint32_t)len;
+    return 0;
+}
+
+static int ac_on_header_field(llhttp_t *p, const char *at, size_t len) {
+    admin_conn_t *c = p->data;
+    if (c->in_auth_value) /* a new header starts */
+        c->in_auth_value = false;
+    if (!c->in_auth_field) {
+        c->in_auth_field = len == 13 && strncasecmp(at, "authorization", 13) == 0;
+        c->auth_next = c->in_auth_field;
+    } else {
+        c->in_auth_field = false; /* split field names: not the one we want */
+        c->auth_next = false;
+    }
+    return 0;
+}
+
+static int ac_on_header_value(llhttp_t *p, const char *at, size_t len) {
+    admin_conn_t *c = p->data;
+    c->in_auth_field = false;
+    if (!c->auth_next)
+        return 0;
+    c->in_auth_value = true;
+    if (c->auth_len + len >= sizeof c->auth) {
+        c->auth_long = true;
+        return 0;
+    }
+    memcpy(c->auth + c->auth_len, at, len);
+    c->auth_len += len;
+    return 0;
+}
+
+static int ac_on_header_value_complete(llhttp_t *p) {
+    admin_conn_t *c = p->data;
+    c->auth_next = false;
+    c->in_auth_value = false;
     return 0;
 }
 
@@ -198,7 +511,22 @@ int gw_admin_start(gw_admin_t *a) {
     gw_list_init(&a->conns);
     llhttp_settings_init(&a->settings);
     a->settings.on_url = ac_on_url;
+    a->settings.on_header_field = ac_on_header_field;
+    a->settings.on_header_value = ac_on_header_value;
+    a->settings.on_header_value_complete = ac_on_header_value_complete;
     a->settings.on_message_complete = ac_on_complete;
+    /* the admin token, for requests from beyond loopback */
+    FILE *tf = fopen(a->cfg->admin_token_file, "r");
+    if (tf) {
+        size_t n = fread(a->token, 1, sizeof a->token - 1, tf);
+        fclose(tf);
+        while (n && (a->token[n - 1] == '\n' || a->token[n - 1] == '\r' || a->token[n - 1] == ' '))
+            n--;
+        a->token_len = n;
+    } else {
+        WR_WARN("admin token unreadable: the room API answers loopback only", "path=%s",
+                a->cfg->admin_token_file);
+    }
     struct sockaddr_storage ss;
     int rc = uv_ip4_addr(a->cfg->admin_listen.host, a->cfg->admin_listen.port, (struct sockaddr_in *)&ss);
     if (rc < 0)
@@ -213,6 +541,15 @@ int gw_admin_start(gw_admin_t *a) {
         a->closed = true;
         return rc;
     }
+    if (a->cfg->nrooms && a->cfg->redis.port) {
+        for (int i = 0; i < WR_LUA_COUNT; i++) {
+            a->scripts[i].name = wr_lua_names[i];
+            a->scripts[i].source = wr_lua_sources[i];
+        }
+        if (wr_redis_init(&a->redis, a->loop, a->cfg->redis.host, a->cfg->redis.port, a->scripts,
+                          WR_LUA_COUNT, NULL, NULL) == 0)
+            a->redis_on = true;
+    }
     return 0;
 }
 
@@ -221,6 +558,10 @@ void gw_admin_drain(gw_admin_t *a) {
 }
 
 void gw_admin_close(gw_admin_t *a) {
+    if (a->redis_on) {
+        a->redis_on = false;
+        wr_redis_close(&a->redis); /* pending reads answer with NULL: their requests get a 503 */
+    }
     if (a->closed)
         return;
     a->closed = true;

@@ -1,11 +1,15 @@
 /* The admin listener: its own address, its own small connections, on the main thread's loop, so it
- * answers even when every worker is saturated with public traffic. It serves the admin API only
- * (/healthz, /metrics); any other path is 404. Requests are small and read whole (8 KiB max);
- * every connection closes after one response. */
+ * answers even when every worker is saturated with public traffic. It serves the admin API:
+ *   GET /healthz, GET /metrics, GET /v1/rooms, GET /v1/rooms/NAME (JSON, jansson)
+ * Reads are open from loopback and need "Authorization: Bearer <admin token>" from anywhere else
+ * (compared in constant time; a failure is a bare 401). Requests are small and read whole (8 KiB
+ * max); every connection closes after one response; errors are {"error": "...", "field": ...}. */
 #ifndef GW_ADMIN_H
 #define GW_ADMIN_H
 
+#include "common/redis.h"
 #include "gateway/worker.h"
+#include "lua_scripts.h"
 
 typedef struct {
     uv_loop_t *loop;
@@ -18,6 +22,11 @@ typedef struct {
     bool draining;
     bool closed;
     llhttp_settings_t settings;
+    wr_redis_t redis; /* the room API's own connection, on the main loop (rooms configured only) */
+    wr_redis_script_t scripts[WR_LUA_COUNT];
+    bool redis_on;
+    char token[256]; /* the admin token (admin_token_file), for Authorization: Bearer */
+    size_t token_len;
 } gw_admin_t;
 
 int gw_admin_start(gw_admin_t *a);

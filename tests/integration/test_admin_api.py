@@ -1,0 +1,122 @@
+"""The admin API's room reads (GET /v1/rooms, GET /v1/rooms/NAME) against a real redis-server, a gateway
+and wr-admission: the room's live state, the controller's leader, epoch and last tick, JSON errors with
+the right status, and the bearer token (constant-time compared; reads from loopback may be open)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Gateway, Origin, Visitor, http_get  # noqa: E402
+from resp import RedisServer  # noqa: E402
+
+ADMISSION = os.environ.get("WR_ADMISSION",
+                           os.path.join(os.path.dirname(__file__), "../../build/admission/wr-admission"))
+ROOMS = "[room sale]\npaths = /checkout\nrate_per_minute = 120\n[room quiet]\npaths = /quiet\nstate = paused\n"
+
+
+def get_json(port, path, headers=()):
+    st, hdrs, body = http_get(port, path, headers)
+    return st, {k.lower(): v for k, v in hdrs}, json.loads(body) if body else None
+
+
+class AdminApi(unittest.TestCase):
+    def setUp(self):
+        self.redis = RedisServer()
+        self.addCleanup(self.redis.stop)
+        self.origin = Origin()
+        self.addCleanup(self.origin.stop)
+
+    def gateway(self, extra=""):
+        gw = Gateway(self.origin.url(), extra_gateway=extra,
+                     extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port, rooms=ROOMS)
+        self.addCleanup(lambda: self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-2000:]))
+        return gw
+
+    def admission(self, gw):
+        log = open(os.path.join(gw.dir, "admission.log"), "w")
+        p = subprocess.Popen([ADMISSION, "-c", gw.config, "--id", "ctl-1"], stdout=log, stderr=subprocess.STDOUT)
+
+        def stop():
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+            log.close()
+        self.addCleanup(stop)
+        return p
+
+    def test_room_reads(self):
+        gw = self.gateway()
+        for _ in range(5):
+            Visitor(gw.port).get("/checkout", json_=True)
+        st, h, doc = get_json(gw.admin_port, "/v1/rooms")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["content-type"], "application/json")
+        self.assertEqual([r["name"] for r in doc["rooms"]], ["sale", "quiet"])
+        self.assertEqual(doc["rooms"][1]["state"], "paused")
+        # before any controller: the queue's counts, no controller record
+        st, _, doc = get_json(gw.admin_port, "/v1/rooms/sale")
+        self.assertEqual(st, 200, doc)
+        self.assertEqual((doc["waiting"], doc["boundary"], doc["last_serial"]), (5, 0, 5))
+        self.assertIsNone(doc["controller"]["leader"])
+        self.assertEqual(doc["paths"], ["/checkout"])
+        self.admission(gw)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            st, _, doc = get_json(gw.admin_port, "/v1/rooms/sale")
+            if doc["controller"]["leader"] == "ctl-1" and doc["boundary"] > 0:
+                break
+            time.sleep(0.1)
+        self.assertEqual(doc["controller"]["leader"], "ctl-1")
+        self.assertEqual(doc["controller"]["epoch"], "1")
+        self.assertGreater(int(doc["controller"]["tick_ms"]), int((time.time() - 5) * 1000))
+        self.assertEqual(doc["rate_per_minute"], 120.0)
+        self.assertEqual(doc["configured_rate_per_minute"], 120)
+        self.assertGreater(doc["boundary"], 0)
+        self.assertLess(doc["waiting"], 5)
+        self.assertLessEqual(abs(int(doc["admitted_last_minute"]) - doc["boundary"]), 2)  # a tick may be mid-way
+        self.assertIn(doc["controller"]["reason"], ("ok", "no_demand"))
+        self.assertTrue(doc["origin"]["fresh"])  # the gateway publishes its signals
+        st, _, quiet = get_json(gw.admin_port, "/v1/rooms/quiet")
+        self.assertEqual(quiet["controller"]["reason"], "paused")
+        # errors: JSON, the right status, the field
+        st, _, err = get_json(gw.admin_port, "/v1/rooms/nope")
+        self.assertEqual((st, err), (404, {"error": "no such room", "field": "name"}))
+        st, _, err = get_json(gw.admin_port, "/v1/nothing")
+        self.assertEqual(st, 404)
+        self.assertIn("error", err)
+        # Redis gone: the live state is unknown, and the API says so
+        self.redis.proc.terminate()
+        self.redis.proc.wait(5)
+        time.sleep(0.3)
+        st, _, err = get_json(gw.admin_port, "/v1/rooms/sale")
+        self.assertEqual(st, 503)
+        self.assertIn("Redis", err["error"])
+
+    def test_token_for_reads(self):
+        gw = self.gateway("admin_reads = token\n")
+        with open(os.path.join(gw.dir, "admin.token")) as f:
+            token = f.read().strip()
+        self.assertEqual(get_json(gw.admin_port, "/v1/rooms")[0:3:2], (401, {"error": "unauthorized", "field": None}))
+        self.assertEqual(get_json(gw.admin_port, "/v1/rooms", [("Authorization", "Bearer nope")])[0], 401)
+        self.assertEqual(get_json(gw.admin_port, "/v1/rooms", [("Authorization", "Bearer " + token + "x")])[0], 401)
+        self.assertEqual(get_json(gw.admin_port, "/v1/rooms", [("Authorization", "Basic " + token)])[0], 401)
+        st, _, doc = get_json(gw.admin_port, "/v1/rooms", [("Authorization", "Bearer " + token)])
+        self.assertEqual(st, 200)
+        st, _, doc = get_json(gw.admin_port, "/v1/rooms/sale", [("authorization", "bearer " + token)])
+        self.assertEqual(st, 200, doc)
+        self.assertEqual(get_json(gw.admin_port, "/healthz")[0], 200)  # health stays open
+        # writes are not there yet: 405, as JSON
+        from harness import Client
+        c = Client(gw.admin_port)
+        c.send(b"PATCH /v1/rooms/sale HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        r = c.read_response()
+        c.close()
+        self.assertEqual(r.status, 405)
+        self.assertIn("error", json.loads(r.body))
+
+
+if __name__ == "__main__":
+    unittest.main()
