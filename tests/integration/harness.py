@@ -20,10 +20,19 @@ import unittest
 GATEWAY = os.environ.get("WR_GATEWAY", os.path.join(os.path.dirname(__file__), "../../build/gateway/wr-gateway"))
 
 
+_given_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, never one this process was given before (the kernel may hand the same
+    ephemeral port out twice in a row, and two servers of one test would then collide)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 # ---------------------------------------------------------------------------------------------
