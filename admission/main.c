@@ -36,8 +36,10 @@ typedef struct {
 typedef struct {
     admission_t *a;
     const wr_room_cfg_t *cfg;
-    char keys[14][96]; /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
-    int64_t inventory; /* tickets left as the origin last said, -1 = never said */
+    char keys[15][96];      /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
+    int64_t inventory;      /* tickets left as the origin last said, -1 = never said */
+    bool sold_out_set;      /* wr-admission marked the room sold out (once, when the inventory reached 0) */
+    char cfg_inventory[24]; /* the organiser's last inventory_remaining, to apply each change once */
     wr_ctl_t ctl;
     bool busy; /* a counts/admit call in flight: a slow Redis never piles up ticks */
     double last_rate;
@@ -84,10 +86,12 @@ enum {
     K_ENDED,
     K_CTL,
     K_SIG,
-    K_OWED
+    K_OWED,
+    K_CFG
 };
-static const char *const key_names[] = {"seq",  "boundary", "seen",   "left",  "admitted", "rejoin", "log",
-                                        "tick", "epoch",    "active", "ended", "ctl",      "sig",    "owed"};
+static const char *const key_names[] = {"seq",    "boundary", "seen", "left",  "admitted",
+                                        "rejoin", "log",      "tick", "epoch", "active",
+                                        "ended",  "ctl",      "sig",  "owed",  "cfg"};
 
 static uint64_t wall_ms(void) {
     uv_timeval64_t tv;
@@ -118,6 +122,36 @@ static wr_ctl_cfg_t ctl_cfg(const wr_room_cfg_t *r, uint64_t now_ms) {
         .max_error_rate = r->max_error_rate,
     };
     return c;
+}
+
+/* The organiser's live settings (wr:{ROOM}:cfg, written by PATCH /v1/rooms/NAME) over the file's. */
+static void apply_overrides(room_t *r, const redisReply *h, wr_ctl_cfg_t *c, uint64_t now_ms) {
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        double d = strtod(v->str, NULL);
+        if (!strcmp(k->str, "state")) {
+            c->paused = !strcmp(v->str, "paused") ||
+                        (!strcmp(v->str, "scheduled") && (int64_t)(now_ms / 1000) < r->cfg->open_at);
+            c->sold_out = !strcmp(v->str, "sold_out");
+            if (!strcmp(v->str, "open"))
+                r->sold_out_set = false; /* reopened: a later zero counts again */
+        } else if (!strcmp(k->str, "mode")) {
+            c->adaptive = !strcmp(v->str, "adaptive");
+        } else if (!strcmp(k->str, "rate_per_minute")) {
+            c->rate_per_minute = d;
+        } else if (!strcmp(k->str, "max_active")) {
+            c->max_active = (uint64_t)d;
+        } else if (!strcmp(k->str, "min_rate")) {
+            c->min_rate = d;
+        } else if (!strcmp(k->str, "max_rate")) {
+            c->max_rate = d;
+        } else if (!strcmp(k->str, "inventory_remaining") && strcmp(v->str, r->cfg_inventory) != 0) {
+            snprintf(r->cfg_inventory, sizeof r->cfg_inventory, "%s", v->str);
+            r->inventory = (int64_t)d; /* the organiser's word, until the origin's next header */
+        }
+    }
 }
 
 /* ---- a room's tick: counts, decision, admit ------------------------------------------------------ */
@@ -170,8 +204,11 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
                         inventory,
                         "sold_out",
                         "1"};
-    int hn = r->inventory == 0 ? 22 : 20; /* at zero the room is sold out for the gateways too; the
-                                           * organiser reopens it (the flag stays until then) */
+    /* at zero the room is sold out for the gateways too, once: the organiser reopens it (state = open) */
+    bool mark = r->inventory == 0 && !r->sold_out_set;
+    if (mark)
+        r->sold_out_set = true;
+    int hn = mark ? 22 : 20;
     size_t hl[22];
     for (int i = 0; i < hn; i++)
         hl[i] = strlen(hs[i]);
@@ -268,8 +305,9 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     room_t *r = arg;
     admission_t *a = r->a;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 6 ||
-        rep->element[5]->type != REDIS_REPLY_ARRAY || !a->leader || a->stopping) {
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 7 ||
+        rep->element[5]->type != REDIS_REPLY_ARRAY || rep->element[6]->type != REDIS_REPLY_ARRAY ||
+        !a->leader || a->stopping) {
         r->busy = false;
         return;
     }
@@ -287,6 +325,7 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
         .active = (uint64_t)rep->element[4]->integer,
     };
     merge_signals(r, rep->element[5], now, &in);
+    apply_overrides(r, rep->element[6], &cc, now);
     if (r->inventory >= 0) {
         cc.has_inventory = true;
         cc.inventory_remaining = r->inventory;
@@ -332,12 +371,12 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
 }
 
 static void room_tick(room_t *r) {
-    if (r->busy || r->cfg->state == WR_ROOM_CLOSED)
-        return;
+    if (r->busy)
+        return; /* a closed room still ticks: the organiser may open it live */
     r->busy = true;
     const char *argv[] = {r->keys[K_SEQ],    r->keys[K_BOUNDARY], r->keys[K_LEFT], r->keys[K_ADMITTED],
-                          r->keys[K_ACTIVE], r->keys[K_REJOIN],   r->keys[K_SIG]};
-    eval(r->a, WR_LUA_COUNTS, on_counts, r, 7, 7, argv);
+                          r->keys[K_ACTIVE], r->keys[K_REJOIN],   r->keys[K_SIG],  r->keys[K_CFG]};
+    eval(r->a, WR_LUA_COUNTS, on_counts, r, 8, 8, argv);
 }
 
 /* ---- the lease ---------------------------------------------------------------------------------- */
@@ -554,7 +593,7 @@ int main(int argc, char **argv) {
         r->a = &a;
         r->cfg = &cfg->rooms[i];
         r->inventory = -1;
-        for (int k = 0; k <= K_OWED; k++)
+        for (int k = 0; k <= K_CFG; k++)
             snprintf(r->keys[k], sizeof r->keys[k], "wr:{%s}:%s", r->cfg->name, key_names[k]);
         wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
         wr_ctl_init(&r->ctl, &cc, now);

@@ -30,6 +30,7 @@ typedef struct {
     char auth[300]; /* the Authorization header, if short enough to be ours */
     size_t auth_len;
     bool auth_long, in_auth_field, in_auth_value, auth_next;
+    uint32_t body_off, body_len;
     gw_list_t link;
     char *resp;
     uint32_t len, url_off, url_len;
@@ -174,7 +175,8 @@ struct room_op {
     wr_sig_counts_t sig;
     bool fresh;
     int64_t inventory;
-    json_t *ctl; /* the controller's record, as strings */
+    json_t *ctl;  /* the controller's record, as strings */
+    json_t *live; /* the organiser's live settings (wr:{ROOM}:cfg), as strings */
 };
 
 static void op_orphan(room_op_t *op) {
@@ -209,24 +211,40 @@ static void room_answer(room_op_t *op) {
     admin_conn_t *c = op->c;
     if (!c) {
         json_decref(op->ctl);
+        json_decref(op->live);
         free(op);
         return;
     }
     c->op = NULL;
     if (op->failed) {
         json_decref(op->ctl);
+        json_decref(op->live);
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's live state is unknown");
         free(op);
         return;
     }
     const wr_room_cfg_t *r = op->room;
     json_t *doc = room_config_json(r);
+    /* the organiser's live settings win over the file's */
+    const char *lk;
+    json_t *lvv;
+    json_object_foreach(op->live, lk, lvv) {
+        const char *sv = json_string_value(lvv);
+        if (!strcmp(lk, "state") || !strcmp(lk, "mode"))
+            json_object_set_new(doc, lk, json_string(sv));
+        else if (!strcmp(lk, "max_active") || !strcmp(lk, "min_rate") || !strcmp(lk, "max_rate"))
+            json_object_set_new(doc, lk, json_integer(strtoll(sv, NULL, 10)));
+    }
+    json_t *live_cfg_rate = op->live ? json_object_get(op->live, "rate_per_minute") : NULL;
     const char *live_rate = op->ctl ? json_string_value(json_object_get(op->ctl, "rate_per_minute")) : NULL;
     json_t *ctl_state = op->ctl ? json_object_get(op->ctl, "sold_out") : NULL;
     bool sold_out = ctl_state && json_string_value(ctl_state) && !strcmp(json_string_value(ctl_state), "1");
-    if (sold_out && r->state == WR_ROOM_OPEN)
+    const char *st_now = json_string_value(json_object_get(doc, "state"));
+    if (sold_out && st_now && !strcmp(st_now, "open"))
         json_object_set_new(doc, "state", json_string("sold_out"));
-    json_object_set_new(doc, "configured_rate_per_minute", json_integer(r->rate_per_minute));
+    json_object_set_new(doc, "configured_rate_per_minute",
+                        json_integer(live_cfg_rate ? strtoll(json_string_value(live_cfg_rate), NULL, 10)
+                                                   : r->rate_per_minute));
     if (live_rate)
         json_object_set_new(doc, "rate_per_minute", json_real(strtod(live_rate, NULL)));
     json_object_set_new(doc, "waiting", json_integer(op->counts[2]));
@@ -252,6 +270,7 @@ static void room_answer(room_op_t *op) {
         json_object_set_new(ctl, keys[i], ctl_field(op->ctl, keys[i]));
     json_object_set_new(doc, "controller", ctl);
     json_decref(op->ctl);
+    json_decref(op->live);
     respond_json(c, 200, "OK", doc, op->head_only);
     free(op);
 }
@@ -259,7 +278,7 @@ static void room_answer(room_op_t *op) {
 static void on_room_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     room_op_t *op = arg;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 6 ||
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 7 ||
         rep->element[5]->type != REDIS_REPLY_ARRAY) {
         op->failed = true;
     } else {
@@ -268,6 +287,15 @@ static void on_room_counts(wr_redis_t *redis, const redisReply *rep, void *arg) 
         uv_timeval64_t tv;
         uv_gettimeofday(&tv);
         uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, newest = 0;
+        const redisReply *lv = rep->element[6];
+        if (lv->type == REDIS_REPLY_ARRAY && lv->elements) {
+            op->live = json_object();
+            for (size_t i = 0; i + 1 < lv->elements; i += 2)
+                if (lv->element[i]->type == REDIS_REPLY_STRING &&
+                    lv->element[i + 1]->type == REDIS_REPLY_STRING)
+                    json_object_set_new(op->live, lv->element[i]->str,
+                                        json_stringn(lv->element[i + 1]->str, lv->element[i + 1]->len));
+        }
         const redisReply *h = rep->element[5];
         for (size_t i = 0; i + 1 < h->elements; i += 2) {
             const redisReply *v = h->element[i + 1];
@@ -323,16 +351,17 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only)
     op->inventory = -1;
     op->pending = 2;
     c->op = op;
-    char keys[7][96];
-    static const char *const names[] = {"seq", "boundary", "left", "admitted", "active", "rejoin", "sig"};
-    const char *argv[7];
-    size_t lens[7];
-    for (int i = 0; i < 7; i++) {
+    char keys[8][96];
+    static const char *const names[] = {"seq",    "boundary", "left", "admitted",
+                                        "active", "rejoin",   "sig",  "cfg"};
+    const char *argv[8];
+    size_t lens[8];
+    for (int i = 0; i < 8; i++) {
         snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
         argv[i] = keys[i];
         lens[i] = strlen(keys[i]);
     }
-    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 7, 7, argv, lens);
+    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 8, 8, argv, lens);
     char ctl[96];
     snprintf(ctl, sizeof ctl, "wr:{%s}:ctl", room->name);
     const char *hv[] = {"HGETALL", ctl};
@@ -345,6 +374,150 @@ static void rooms_list(admin_conn_t *c, bool head_only) {
     for (size_t i = 0; i < c->a->cfg->nrooms; i++)
         json_array_append_new(list, room_config_json(&c->a->cfg->rooms[i]));
     respond_json(c, 200, "OK", json_pack("{s:o}", "rooms", list), head_only);
+}
+
+/* ---- PATCH /v1/rooms/NAME ----------------------------------------------------------------------- */
+
+typedef struct {
+    admin_conn_t *c;
+    const wr_room_cfg_t *room;
+} patch_op_t;
+
+static void on_configured(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    patch_op_t *po = arg;
+    admin_conn_t *c = po->c;
+    const wr_room_cfg_t *room = po->room;
+    free(po);
+    if (!c)
+        return;
+    c->op = NULL;
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
+        return;
+    }
+    room_get(c, room, false); /* the answer is the room's new state */
+}
+
+/* Checks one field of a PATCH; on success writes its value as text. Returns an error message or NULL. */
+static const char *patch_field(const char *k, json_t *v, char *out, size_t cap) {
+    static const struct {
+        const char *name;
+        json_int_t max;
+    } ints[] = {{"rate_per_minute", 10000000},
+                {"max_active", 100000000},
+                {"min_rate", 10000000},
+                {"max_rate", 10000000},
+                {"inventory_remaining", 1000000000}};
+    if (!strcmp(k, "state")) {
+        const char *st = json_string_value(v);
+        if (!st)
+            return "must be a string";
+        if (!strcmp(st, "scheduled"))
+            return "scheduling (open_at and its fair draw) is set in the configuration file";
+        if (strcmp(st, "open") && strcmp(st, "paused") && strcmp(st, "sold_out") && strcmp(st, "closed"))
+            return "must be one of open, paused, sold_out, closed";
+        snprintf(out, cap, "%s", st);
+        return NULL;
+    }
+    if (!strcmp(k, "mode")) {
+        const char *m = json_string_value(v);
+        if (!m || (strcmp(m, "fixed") && strcmp(m, "adaptive")))
+            return "must be fixed or adaptive";
+        snprintf(out, cap, "%s", m);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (strcmp(k, ints[i].name) != 0)
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > ints[i].max)
+            return "must be a whole number, not negative, within range";
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+        return NULL;
+    }
+    return "unknown field";
+}
+
+static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
+    gw_admin_t *a = c->a;
+    if (!bearer_ok(c)) {
+        json_error(c, 401, "Unauthorized", "unauthorized");
+        return;
+    }
+    json_error_t je;
+    json_t *doc =
+        c->body_len ? json_loadb(c->in + c->body_off, c->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!doc || !json_is_object(doc)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the body must be a JSON object%s%s", doc ? "" : ": ", doc ? "" : je.text);
+        json_decref(doc);
+        json_error(c, 400, "Bad Request", msg);
+        return;
+    }
+    if (json_object_size(doc) == 0 || json_object_size(doc) > 8) {
+        json_decref(doc);
+        json_error(c, 400, "Bad Request", "nothing to change (or too much at once)");
+        return;
+    }
+    char values[8][32], keys[3][96], now[24], who[80], maxlen[24];
+    const char *argv[6 + 16];
+    size_t lens[6 + 16];
+    int n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(doc, k, v) {
+        const char *err = patch_field(k, v, values[n / 2], sizeof values[0]);
+        if (err) {
+            json_error_field(c, 400, "Bad Request", err, k);
+            json_decref(doc);
+            return;
+        }
+        argv[6 + n] = k;
+        argv[6 + n + 1] = values[n / 2];
+        n += 2;
+    }
+    json_t *lo = json_object_get(doc, "min_rate"), *hi = json_object_get(doc, "max_rate");
+    if (lo && hi && json_integer_value(lo) > json_integer_value(hi)) {
+        json_error_field(c, 400, "Bad Request", "is below min_rate", "max_rate");
+        json_decref(doc);
+        return;
+    }
+    if (!a->redis_on || !a->redis.connected) {
+        json_decref(doc);
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
+        return;
+    }
+    static const char *const names[] = {"cfg", "ctl", "log"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
+        argv[i] = keys[i];
+    }
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    snprintf(now, sizeof now, "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char ip[64] = "?";
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
+        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
+    snprintf(who, sizeof who, "admin:%s", ip);
+    snprintf(maxlen, sizeof maxlen, "%lld", (long long)room->log_max_entries);
+    argv[3] = now;
+    argv[4] = who;
+    argv[5] = maxlen;
+    for (int i = 0; i < 6 + n; i++)
+        lens[i] = strlen(argv[i]);
+    patch_op_t *po = calloc(1, sizeof *po);
+    if (!po) {
+        json_decref(doc);
+        json_error(c, 500, "Internal Server Error", "out of memory");
+        return;
+    }
+    po->c = c;
+    po->room = room;
+    c->op = (room_op_t *)po; /* orphaned like a read if the client goes away: c is its first member */
+    wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 3, 6 + n, argv, lens);
+    json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
 
 static void handle(admin_conn_t *c) {
@@ -363,8 +536,17 @@ static void handle(admin_conn_t *c) {
         json_error(c, 404, "Not Found", "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME");
         return;
     }
+    if (room && m == HTTP_PATCH) {
+        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10);
+        if (!r)
+            json_error_field(c, 404, "Not Found", "no such room", "name");
+        else
+            room_patch(c, r);
+        return;
+    }
     if (m != HTTP_GET && m != HTTP_HEAD) {
-        json_error(c, 405, "Method Not Allowed", "method not allowed: this admin API is read-only for now");
+        json_error(c, 405, "Method Not Allowed",
+                   "method not allowed (reads are GET; PATCH /v1/rooms/NAME writes)");
         return;
     }
     if (rooms || room) {
@@ -451,6 +633,14 @@ static int ac_on_header_value_complete(llhttp_t *p) {
     return 0;
 }
 
+static int ac_on_body(llhttp_t *p, const char *at, size_t len) {
+    admin_conn_t *c = p->data;
+    if (c->body_len == 0)
+        c->body_off = (uint32_t)(at - c->in);
+    c->body_len += (uint32_t)len; /* contiguous: the whole request sits in c->in */
+    return 0;
+}
+
 static int ac_on_complete(llhttp_t *p) {
     admin_conn_t *c = p->data;
     c->done = true;
@@ -514,6 +704,7 @@ int gw_admin_start(gw_admin_t *a) {
     a->settings.on_header_field = ac_on_header_field;
     a->settings.on_header_value = ac_on_header_value;
     a->settings.on_header_value_complete = ac_on_header_value_complete;
+    a->settings.on_body = ac_on_body;
     a->settings.on_message_complete = ac_on_complete;
     /* the admin token, for requests from beyond loopback */
     FILE *tf = fopen(a->cfg->admin_token_file, "r");

@@ -600,7 +600,7 @@ static void run_op(gw_conn_t *c, const gw_hdrs_t *hs, gw_room_t *r, int kind, co
 bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs, const char *target,
                      size_t target_len, bool status_endpoint) {
     gw_room_t *r = c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
-    if (!r || cfg->state == WR_ROOM_CLOSED)
+    if (!r || gw_room_state(r) == WR_ROOM_CLOSED)
         return false; /* a closed room lets traffic through */
     int64_t now_s = wall_ms() / 1000;
     wr_token_t tok;

@@ -41,9 +41,9 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
     r->refreshing = false;
-    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 4)
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 5)
         return; /* Redis in trouble: the view ages, and gw_room_fresh says so */
-    size_t nleft = rep->elements - 4;
+    size_t nleft = rep->elements - 5;
     uint64_t stack[256], *left = nleft <= 256 ? stack : malloc(nleft * sizeof *left);
     if (!left)
         return;
@@ -51,9 +51,11 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
             goto out;
     for (size_t i = 0; i < nleft; i++)
-        left[i] = (uint64_t)rep->element[i + 4]->integer;
+        left[i] = (uint64_t)rep->element[i + 5]->integer;
     r->inventory_left = rep->element[2]->integer - 1;
     r->sold_out = rep->element[3]->integer == 1;
+    long long st = rep->element[4]->integer;
+    r->state_override = st >= 1 && st <= 5 ? (int)(st - 1) : -1;
     uint64_t now = uv_now(r->owner->loop);
     uint64_t boundary = (uint64_t)rep->element[0]->integer;
     if (boundary < r->max_boundary) {
@@ -73,10 +75,12 @@ out:
 static void refresh(gw_room_t *r) {
     if (r->refreshing || !r->owner->redis.connected)
         return;
-    const char *argv[] = {r->key_boundary, r->key_seq, r->key_left, r->key_ctl, "100000"};
-    size_t lens[] = {strlen(argv[0]), strlen(argv[1]), strlen(argv[2]), strlen(argv[3]), strlen(argv[4])};
+    const char *argv[] = {r->key_boundary, r->key_seq, r->key_left, r->key_ctl, r->key_cfg, "100000"};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
     r->refreshing = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 4, 5, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 5, 6, argv, lens);
 }
 
 /* ---- the fair draw of a scheduled room ---------------------------------------------------------- */
@@ -176,7 +180,7 @@ static void draw(gw_room_t *r, uint64_t wall_ms) {
 }
 
 wr_room_state_t gw_room_state(const gw_room_t *r) {
-    wr_room_state_t st = r->cfg->state;
+    wr_room_state_t st = r->state_override >= 0 ? (wr_room_state_t)r->state_override : r->cfg->state;
     if (st == WR_ROOM_SCHEDULED && r->opened)
         st = WR_ROOM_OPEN;
     if (st == WR_ROOM_OPEN && r->sold_out)
@@ -333,6 +337,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_sig, sizeof r->key_sig, "wr:{%s}:sig", r->cfg->name);
         snprintf(r->key_owed, sizeof r->key_owed, "wr:{%s}:owed", r->cfg->name);
         snprintf(r->key_ctl, sizeof r->key_ctl, "wr:{%s}:ctl", r->cfg->name);
+        snprintf(r->key_cfg, sizeof r->key_cfg, "wr:{%s}:cfg", r->cfg->name);
+        r->state_override = -1;
         r->inventory_left = -1;
         r->inventory = -1;
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);

@@ -1,12 +1,13 @@
 -- counts: what the admission controller needs of a room each tick, in one call.
--- KEYS: seq, boundary, left, admitted, active, rejoin, sig
+-- KEYS: seq, boundary, left, admitted, active, rejoin, sig, cfg
 -- Returns {seq, boundary, waiting, admitted_unclaimed, active, {gateway, signals, ...}}: waiting counts
 -- the places beyond the boundary not left (abandoned ones included until the boundary passes them) plus
--- the rejoin lane; the last element is the gateways' latest origin signals (HGETALL of sig).
+-- the rejoin lane; then the gateways' latest origin signals (HGETALL of sig) and the organiser's live
+-- settings (HGETALL of cfg).
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local b = tonumber(redis.call('GET', KEYS[2]) or '0')
 local left = redis.call('ZCOUNT', KEYS[3], '(' .. b, '+inf')
 local waiting = seq - b - left + redis.call('ZCARD', KEYS[6])
 if waiting < 0 then waiting = 0 end
 return {seq, b, waiting, redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]),
-  redis.call('HGETALL', KEYS[7])}
+  redis.call('HGETALL', KEYS[7]), redis.call('HGETALL', KEYS[8])}

@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor, http_get  # noqa: E402
+from harness import Client, Gateway, Origin, Visitor, http_get  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 ADMISSION = os.environ.get("WR_ADMISSION",
@@ -108,14 +108,75 @@ class AdminApi(unittest.TestCase):
         st, _, doc = get_json(gw.admin_port, "/v1/rooms/sale", [("authorization", "bearer " + token)])
         self.assertEqual(st, 200, doc)
         self.assertEqual(get_json(gw.admin_port, "/healthz")[0], 200)  # health stays open
-        # writes are not there yet: 405, as JSON
-        from harness import Client
+        # other methods: 405, as JSON
+        st, doc = self.call(gw, "DELETE", "/v1/rooms/sale", None, token)
+        self.assertEqual(st, 405)
+        self.assertIn("error", doc)
+
+    def call(self, gw, method, path, body, token=None):
         c = Client(gw.admin_port)
-        c.send(b"PATCH /v1/rooms/sale HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
-        r = c.read_response()
-        c.close()
-        self.assertEqual(r.status, 405)
-        self.assertIn("error", json.loads(r.body))
+        try:
+            data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
+            head = "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % (method, path, len(data))
+            if token:
+                head += "Authorization: Bearer %s\r\n" % token
+            c.send(head.encode() + b"\r\n" + data)
+            r = c.read_response()
+        finally:
+            c.close()
+        return r.status, json.loads(r.body) if r.body else None
+
+    def test_patch_changes_the_room_live(self):
+        gw = self.gateway()
+        with open(os.path.join(gw.dir, "admin.token")) as f:
+            token = f.read().strip()
+        v = Visitor(gw.port)
+        self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["state"], "waiting")
+        self.admission(gw)
+        # writes need the token, even from loopback
+        self.assertEqual(self.call(gw, "PATCH", "/v1/rooms/sale", {"state": "paused"})[0], 401)
+        # validated: JSON errors naming the field, nothing changed
+        for body, field in (({"state": "asleep"}, "state"), ({"rate_per_minute": -1}, "rate_per_minute"),
+                            ({"rate_per_minute": "fast"}, "rate_per_minute"), ({"colour": "red"}, "colour"),
+                            ({"state": "scheduled"}, "state"), ({"min_rate": 500, "max_rate": 100}, "max_rate")):
+            st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", body, token)
+            self.assertEqual((st, doc["field"]), (400, field), (body, doc))
+        st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", b"{not json", token)
+        self.assertEqual((st, doc["field"]), (400, None))
+        self.assertIn("JSON object", doc["error"])
+        self.assertEqual(self.call(gw, "PATCH", "/v1/rooms/nope", {"state": "paused"}, token)[0], 404)
+        r = self.redis.client()
+        self.assertEqual(r.call("EXISTS", "wr:{sale}:cfg"), 0)
+        # a partial update: the answer is the new state; gateways and the controller follow within a refresh
+        st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", {"state": "paused", "rate_per_minute": 30}, token)
+        self.assertEqual(st, 200, doc)
+        self.assertEqual((doc["state"], doc["configured_rate_per_minute"], doc["mode"]), ("paused", 30, "fixed"))
+        t0 = time.time()
+        deadline = t0 + 3
+        while json.loads(v.get("/checkout", json_=True).body)["state"] != "paused" and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertLess(time.time() - t0, 0.6)  # one cache refresh (200 ms) and some slack
+        self.assertEqual(json.loads(v.get("/checkout", json_=True).body)["state"], "paused")
+        deadline = time.time() + 3
+        while r.call("HGET", "wr:{sale}:ctl", "reason") != b"paused" and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(r.call("HGET", "wr:{sale}:ctl", "reason"), b"paused")
+        # recorded: who changed what
+        ev = [{f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
+              for _, f in r.call("XRANGE", "wr:{sale}:log", "-", "+")]
+        cfg = [e for e in ev if e["ev"] == "config"]
+        self.assertEqual(len(cfg), 1)
+        self.assertEqual(sorted(cfg[0]["changes"].split()), ["rate_per_minute=30", "state=paused"])
+        self.assertTrue(cfg[0]["who"].startswith("admin:127.0.0.1"))
+        # reopen
+        st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", {"state": "open"}, token)
+        self.assertEqual((st, doc["state"]), (200, "open"))
+        deadline = time.time() + 3
+        while r.call("HGET", "wr:{sale}:ctl", "reason") == b"paused" and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertNotEqual(r.call("HGET", "wr:{sale}:ctl", "reason"), b"paused")
+        self.assertEqual(float(r.call("HGET", "wr:{sale}:ctl", "rate_per_minute")), 30.0)
+        r.sock.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+-- configure: an organiser's live change to a room (PATCH /v1/rooms/NAME), applied atomically and
+-- recorded in the audit stream with what changed. Gateways and wr-admission read wr:{ROOM}:cfg on
+-- their next refresh or tick (<= 250 ms); a field absent from it means "as in the config file".
+-- KEYS: cfg, ctl, log
+-- ARGV: now_ms, who, log_maxlen, field1, value1, field2, value2, ...
+-- Opening the room (state = open) also lifts a sold-out that wr-admission set at zero inventory.
+-- Returns the number of fields changed.
+local changed, what = 0, {}
+for i = 4, #ARGV, 2 do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if old ~= ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    changed = changed + 1
+    what[#what + 1] = ARGV[i] .. '=' .. ARGV[i + 1]
+  end
+  if ARGV[i] == 'state' and ARGV[i + 1] == 'open' then
+    redis.call('HDEL', KEYS[2], 'sold_out')
+  end
+end
+if changed > 0 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'ev', 'config', 'serial', 0, 'changes',
+    table.concat(what, ' '), 'who', ARGV[2], 'ms', ARGV[1])
+end
+return changed
