@@ -376,6 +376,179 @@ static void rooms_list(admin_conn_t *c, bool head_only) {
     respond_json(c, 200, "OK", json_pack("{s:o}", "rooms", list), head_only);
 }
 
+/* ---- GET /v1/rooms/NAME/log ---------------------------------------------------------------------- */
+
+#define LOG_SCAN_MAX 10000 /* audit entries looked at per request, whatever the filter */
+#define LOG_PAGE_MAX 1000
+
+typedef struct {
+    admin_conn_t *c; /* first: orphaned like a room read */
+    char visitor[40], serial[24];
+    size_t limit;
+    bool head_only;
+} log_op_t;
+
+/* The query parameter `name`, copied (at most cap-1 bytes; only [A-Za-z0-9-] kept). */
+static bool query_param(const char *url, size_t ul, const char *name, char *out, size_t cap) {
+    const char *q = memchr(url, '?', ul);
+    if (!q)
+        return false;
+    size_t nl = strlen(name), i = (size_t)(q - url) + 1;
+    while (i < ul) {
+        size_t end = i;
+        while (end < ul && url[end] != '&')
+            end++;
+        if (end - i > nl && url[i + nl] == '=' && memcmp(url + i, name, nl) == 0) {
+            size_t o = 0;
+            for (size_t k = i + nl + 1; k < end && o + 1 < cap; k++) {
+                char ch = url[k];
+                if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    ch == '-')
+                    out[o++] = ch;
+            }
+            out[o] = '\0';
+            return true;
+        }
+        i = end + 1;
+    }
+    return false;
+}
+
+static void on_log(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    log_op_t *lo = arg;
+    admin_conn_t *c = lo->c;
+    if (!c) {
+        free(lo);
+        return;
+    }
+    c->op = NULL;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        free(lo);
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: the audit stream cannot be read");
+        return;
+    }
+    json_t *events = json_array();
+    const char *next = NULL;
+    char serials[64][24]; /* serials this visitor held, learned while scanning (joined, drawn, rejoined) */
+    size_t nserials = 0;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        next = e->element[0]->str;
+        const redisReply *f = e->element[1];
+        json_t *ev = json_object();
+        json_object_set_new(ev, "id", json_string(e->element[0]->str));
+        const char *visitor = NULL, *serial = NULL;
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            if (f->element[k]->type != REDIS_REPLY_STRING || f->element[k + 1]->type != REDIS_REPLY_STRING)
+                continue;
+            json_object_set_new(ev, f->element[k]->str,
+                                json_stringn(f->element[k + 1]->str, f->element[k + 1]->len));
+            if (!strcmp(f->element[k]->str, "visitor"))
+                visitor = f->element[k + 1]->str;
+            else if (!strcmp(f->element[k]->str, "serial"))
+                serial = f->element[k + 1]->str;
+        }
+        bool keep = true;
+        if (lo->visitor[0]) {
+            keep = visitor && !strcmp(visitor, lo->visitor);
+            if (keep && serial && strcmp(serial, "0") != 0 && nserials < 64) {
+                bool known = false;
+                for (size_t k = 0; k < nserials; k++)
+                    known = known || !strcmp(serials[k], serial);
+                if (!known)
+                    snprintf(serials[nserials++], sizeof serials[0], "%s", serial);
+            }
+            for (size_t k = 0; !keep && serial && k < nserials; k++)
+                keep = !strcmp(serials[k], serial);
+        }
+        if (keep && lo->serial[0])
+            keep = serial && !strcmp(serial, lo->serial);
+        if (keep)
+            json_array_append_new(events, ev);
+        else
+            json_decref(ev);
+        if (json_array_size(events) >= lo->limit)
+            break;
+    }
+    bool more = rep->elements == LOG_SCAN_MAX || json_array_size(events) >= lo->limit;
+    json_t *doc = json_pack("{s:o, s:s?}", "events", events, "next", more ? next : NULL);
+    bool head_only = lo->head_only;
+    free(lo);
+    respond_json(c, 200, "OK", doc, head_only);
+}
+
+static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url, size_t ul, bool head_only) {
+    gw_admin_t *a = c->a;
+    if (!a->redis_on || !a->redis.connected) {
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: the audit stream cannot be read");
+        return;
+    }
+    log_op_t *lo = calloc(1, sizeof *lo);
+    if (!lo) {
+        json_error(c, 500, "Internal Server Error", "out of memory");
+        return;
+    }
+    char after[48] = "", limit[16] = "";
+    query_param(url, ul, "visitor", lo->visitor, sizeof lo->visitor);
+    query_param(url, ul, "serial", lo->serial, sizeof lo->serial);
+    query_param(url, ul, "after", after, sizeof after);
+    lo->limit = query_param(url, ul, "limit", limit, sizeof limit) ? (size_t)strtoul(limit, NULL, 10) : 100;
+    if (lo->limit == 0 || lo->limit > LOG_PAGE_MAX)
+        lo->limit = LOG_PAGE_MAX;
+    lo->head_only = head_only;
+    lo->c = c;
+    c->op = (room_op_t *)lo; /* orphaned like a room read: c is its first member */
+    char key[96], start[56], count[16];
+    snprintf(key, sizeof key, "wr:{%s}:log", room->name);
+    snprintf(start, sizeof start, "%s%s", after[0] ? "(" : "", after[0] ? after : "-");
+    snprintf(count, sizeof count, "%d", LOG_SCAN_MAX);
+    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    wr_redis_argv(&a->redis, on_log, lo, 6, argv, lens);
+}
+
+/* ---- GET /v1/config ------------------------------------------------------------------------------- */
+
+static void config_get(admin_conn_t *c, bool head_only) {
+    const wr_config_t *cfg = c->a->cfg;
+    json_t *rooms = json_array();
+    for (size_t i = 0; i < cfg->nrooms; i++) {
+        const wr_room_cfg_t *r = &cfg->rooms[i];
+        json_t *o = room_config_json(r);
+        json_object_update_new(
+            o, json_pack("{s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s?, s:I, s:I}",
+                         "min_rate", (json_int_t)r->min_rate, "max_rate", (json_int_t)r->max_rate,
+                         "target_p99_ms", (json_int_t)r->target_p99_ms, "max_error_rate", r->max_error_rate,
+                         "claim_window_s", (json_int_t)r->claim_window_s, "session_ttl_s",
+                         (json_int_t)r->session_ttl_s, "session_max_s", (json_int_t)r->session_max_s,
+                         "grace_s", (json_int_t)r->grace_s, "abandon_after_s", (json_int_t)r->abandon_after_s,
+                         "queue_token_ttl_s", (json_int_t)r->queue_token_ttl_s, "open_at",
+                         (json_int_t)r->open_at, "fail_open", r->fail_open, "page_template", r->page_template,
+                         "log_max_entries", (json_int_t)r->log_max_entries, "burst", (json_int_t)r->burst));
+        json_array_append_new(rooms, o);
+    }
+    char listen[300], admin[300], origin[300];
+    snprintf(listen, sizeof listen, "%s:%u", cfg->listen.host, cfg->listen.port);
+    snprintf(admin, sizeof admin, "%s:%u", cfg->admin_listen.host, cfg->admin_listen.port);
+    snprintf(origin, sizeof origin, "%s", cfg->origin_url ? cfg->origin_url : "");
+    /* secrets are never shown: the key and token files' contents stay out, only where they are */
+    json_t *doc =
+        json_pack("{s:s, s:{s:s, s:s, s:i, s:s, s:s, s:s, s:I}, s:{s:s}, s:{s:s, s:s}, s:o}", "file",
+                  cfg->path ? cfg->path : "", "gateway", "listen", listen, "admin_listen", admin, "workers",
+                  cfg->workers, "key_file", cfg->key_file ? cfg->key_file : "", "admin_token_file",
+                  cfg->admin_token_file ? cfg->admin_token_file : "", "admin_reads",
+                  cfg->admin_reads_need_token ? "token" : "loopback", "max_connections",
+                  (json_int_t)cfg->max_connections, "origin", "url", origin, "redis", "url",
+                  cfg->redis_url ? cfg->redis_url : "", "secrets", "redacted", "rooms", rooms);
+    respond_json(c, 200, "OK", doc, head_only);
+}
+
 /* ---- PATCH /v1/rooms/NAME ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -532,6 +705,29 @@ static void handle(admin_conn_t *c) {
     while (pl < ul && url[pl] != '?')
         pl++;
     bool room = !rooms && pl > 10 && memcmp(url, "/v1/rooms/", 10) == 0;
+    bool log = room && pl > 14 && memcmp(url + pl - 4, "/log", 4) == 0;
+    bool config = path_is(url, ul, "/v1/config");
+    if (log) {
+        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 14);
+        if (m != HTTP_GET && m != HTTP_HEAD)
+            json_error(c, 405, "Method Not Allowed", "method not allowed");
+        else if (!may_read(c))
+            json_error(c, 401, "Unauthorized", "unauthorized");
+        else if (!r)
+            json_error_field(c, 404, "Not Found", "no such room", "name");
+        else
+            room_log(c, r, url, ul, head_only);
+        return;
+    }
+    if (config) {
+        if (m != HTTP_GET && m != HTTP_HEAD)
+            json_error(c, 405, "Method Not Allowed", "method not allowed");
+        else if (!may_read(c))
+            json_error(c, 401, "Unauthorized", "unauthorized");
+        else
+            config_get(c, head_only);
+        return;
+    }
     if (!healthz && !metrics && !rooms && !room) {
         json_error(c, 404, "Not Found", "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME");
         return;

@@ -178,6 +178,49 @@ class AdminApi(unittest.TestCase):
         self.assertEqual(float(r.call("HGET", "wr:{sale}:ctl", "rate_per_minute")), 30.0)
         r.sock.close()
 
+    def test_log_and_config(self):
+        gw = self.gateway()
+        with open(os.path.join(gw.dir, "admin.token")) as f:
+            token = f.read().strip()
+        vs = [Visitor(gw.port) for _ in range(4)]
+        for v in vs:
+            v.get("/checkout", json_=True)
+        r = self.redis.client()
+        joins = [{f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
+                 for _, f in r.call("XRANGE", "wr:{sale}:log", "-", "+")]
+        self.assertEqual(len(joins), 4)
+        # paged: two at a time, following `next`
+        st, _, page = get_json(gw.admin_port, "/v1/rooms/sale/log?limit=2")
+        self.assertEqual(st, 200)
+        self.assertEqual([e["serial"] for e in page["events"]], ["1", "2"])
+        self.assertIsNotNone(page["next"])
+        st, _, page2 = get_json(gw.admin_port, "/v1/rooms/sale/log?limit=2&after=" + page["next"])
+        self.assertEqual([e["serial"] for e in page2["events"]], ["3", "4"])
+        # one visitor's story, including events that name only their serial
+        vid = joins[2]["visitor"]
+        vs[2].get("/__waitroom/leave?room=sale", method="POST", json_=True)
+        r.call("XADD", "wr:{sale}:log", "*", "ev", "admitted", "serial", "3", "gw", "test", "ms", "1")
+        r.call("XADD", "wr:{sale}:log", "*", "ev", "admitted", "serial", "4", "gw", "test", "ms", "1")
+        st, _, mine = get_json(gw.admin_port, "/v1/rooms/sale/log?visitor=" + vid)
+        self.assertEqual([e["ev"] for e in mine["events"]], ["joined", "left", "admitted"])
+        self.assertTrue(all(e["serial"] == "3" for e in mine["events"]))
+        self.assertIsNone(mine["next"])
+        st, _, by_serial = get_json(gw.admin_port, "/v1/rooms/sale/log?serial=4")
+        self.assertEqual([e["ev"] for e in by_serial["events"]], ["joined", "admitted"])
+        self.assertEqual(get_json(gw.admin_port, "/v1/rooms/nope/log")[0], 404)
+        # the live configuration, with no secret in it
+        st, _, cfg = get_json(gw.admin_port, "/v1/config")
+        self.assertEqual(st, 200)
+        self.assertEqual([x["name"] for x in cfg["rooms"]], ["sale", "quiet"])
+        self.assertEqual(cfg["rooms"][0]["rate_per_minute"], 120)
+        self.assertEqual(cfg["gateway"]["admin_reads"], "loopback")
+        text = http_get(gw.admin_port, "/v1/config")[2].decode()
+        self.assertNotIn(token, text)
+        with open(os.path.join(gw.dir, "waitroom.key")) as f:
+            for line in f:
+                self.assertNotIn(line.split()[-1], text)
+        r.sock.close()
+
 
 if __name__ == "__main__":
     unittest.main()
