@@ -61,7 +61,7 @@ typedef struct {
     double likely_sold_out_factor; /* position > tickets left x this: "likely sold out" for the buyer */
 } wr_room_cfg_t;
 
-typedef struct {
+typedef struct wr_config {
     char *path; /* the config file as given */
     char *dir;  /* its directory, for relative paths */
 

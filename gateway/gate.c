@@ -64,6 +64,7 @@ static const char *visible_state(const gw_room_t *r, bool fresh) {
 
 /* The waiting answer: status JSON, or the room's waiting page (works without JavaScript). */
 static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
+    GW_ROOM_INC(r, polls);
     uint64_t now = uv_now(&c->w->loop);
     bool fresh = gw_room_fresh(r, now);
     const char *state = visible_state(r, fresh);
@@ -215,7 +216,9 @@ static bool try_tokens(const char *v, size_t len, void *arg) {
 static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
                        int64_t now_s, wr_token_t *out) {
     find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache, 0};
-    return gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_tokens, &f);
+    bool ok = gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_tokens, &f);
+    c->w->last_token_tries = f.tries;
+    return ok;
 }
 
 static const char *cookie_name(wr_token_type_t type) {
@@ -386,6 +389,7 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
         return;
     }
     gw_room_heartbeat(op->room, op->tok.serial);
+    GW_ROOM_INC(op->room, joins);
     if (op->tok.serial > op->room->view.seq)
         op->room->view.seq = op->tok.serial; /* our own join counts before the next refresh */
     op_waiting(c, op, true, op->tok.serial, hdr);
@@ -440,6 +444,8 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (pass.max_until < pass.expires_at)
             pass.max_until = pass.expires_at;
         char hdr[GW_JAR_BYTES + 256];
+        if (st == 1)
+            GW_ROOM_INC(op->room, claims);
         if (pass.expires_at > now_s &&
             cookie_for(c, op->room->cfg->name, &pass, &op->jar_p, hdr, sizeof hdr, now_s) == 0) {
             answer_admitted(c, op->room, op->json, hdr, op->redirect, op->redirect_len);
@@ -587,7 +593,11 @@ static void run_op(gw_conn_t *c, const gw_hdrs_t *hs, gw_room_t *r, int kind, co
         return;
     }
     int64_t now_s = wall_ms() / 1000;
+    int tries = c->w->last_token_tries; /* of the wr_q lookup just before */
     jar_collect(c, hs, WR_TOKEN_QUEUE, r->cfg, now_s, &op->jar_q);
+    if (kind == OP_JOIN && !tok && tries > op->jar_q.len / (WR_TOKEN_TEXT_BYTES + 1) + (op->jar_q.len > 0))
+        GW_ROOM_INC(r,
+                    token_rejections); /* a wr_q piece that is no room's valid token: bad, expired, forged */
     if (kind == OP_CLAIM)
         jar_collect(c, hs, WR_TOKEN_PASS, r->cfg, now_s, &op->jar_p);
     if (!tok) {
@@ -683,6 +693,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     if (provisional_cookie(c, r, &t, &jar, hdr, sizeof hdr) == 0)
         rp.set_cookie = hdr;
     GW_INC(&c->w->metrics, provisional_places);
+    GW_ROOM_INC(r, provisional);
     answer_waiting(c, r, &rp);
     return true;
 }
@@ -715,6 +726,12 @@ static void on_fire_and_forget(wr_redis_t *redis, const redisReply *rep, void *a
 
 /* release.lua or extend.lua for the pass this request carried; nobody waits for the answer. */
 static void session_call(gw_conn_t *c, gw_room_t *r, const char *reason, int64_t new_end_ms, int status) {
+    if (!strcmp(reason, "released"))
+        GW_ROOM_INC(r, releases);
+    else if (!strcmp(reason, "completed"))
+        GW_ROOM_INC(r, completions);
+    else if (!strcmp(reason, "grace"))
+        GW_ROOM_INC(r, graces);
     char vhex[33], serial[24], now[24], gwid[16], end[24], st[8];
     visitor_hex(&c->pass, vhex);
     snprintf(serial, sizeof serial, "%llu", (unsigned long long)c->pass.serial);

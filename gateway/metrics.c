@@ -1,6 +1,10 @@
 /* Prometheus text rendering of the summed per-worker counters. */
 #include "gateway/metrics.h"
 
+#include "config/config.h"
+
+#include <stdbool.h>
+
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -51,7 +55,71 @@ static void metric(out_t *o, const char *name, const char *type, const char *hel
     put(o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
 
-long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, char *buf, size_t size) {
+static uint64_t room_sum(gw_metrics_t *const *w, int n, size_t room, size_t offset, bool max) {
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t v = atomic_load_explicit((_Atomic uint64_t *)((char *)&w[i]->rooms[room] + offset),
+                                          memory_order_relaxed);
+        s = max ? (v > s ? v : s) : s + v;
+    }
+    return s;
+}
+
+static void room_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_config_t *cfg) {
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } defs[] = {
+#define RM(f) offsetof(gw_room_metrics_t, f)
+        {"waitroom_room_joins_total", "counter", "New places given (joins).", RM(joins)},
+        {"waitroom_room_polls_total", "counter",
+         "Waiting answers (pages, status JSON) served from the cache.", RM(polls)},
+        {"waitroom_room_claims_total", "counter", "Admitted visitors who showed up and got a pass.",
+         RM(claims)},
+        {"waitroom_room_releases_total", "counter", "Sessions the origin ended (Waitroom-Release: done).",
+         RM(releases)},
+        {"waitroom_room_completions_total", "counter", "Sessions ended by a completion path.",
+         RM(completions)},
+        {"waitroom_room_graces_total", "counter", "Origin failures during a session (grace given).",
+         RM(graces)},
+        {"waitroom_room_provisional_places_total", "counter", "Places given without Redis (provisional).",
+         RM(provisional)},
+        {"waitroom_room_token_rejections_total", "counter",
+         "Requests whose wr_q/wr_p cookie held no valid token for the room (bad, expired, foreign).",
+         RM(token_rejections)},
+        {"waitroom_room_origin_requests_total", "counter", "Origin answers to admitted visitors.",
+         RM(origin_requests)},
+        {"waitroom_room_origin_errors_total", "counter", "Origin 5xx and timeouts for admitted visitors.",
+         RM(origin_errors)},
+        {"waitroom_room_waiting", "gauge", "Visitors waiting (places beyond the boundary not left).",
+         RM(waiting)},
+        {"waitroom_room_boundary", "gauge", "The admission boundary (serials admitted or skipped).",
+         RM(boundary)},
+        {"waitroom_room_last_serial", "gauge", "The last place given.", RM(last_serial)},
+        {"waitroom_room_admitted_not_claimed", "gauge", "Admitted visitors who have not shown up yet.",
+         RM(admitted_not_claimed)},
+        {"waitroom_room_active_sessions", "gauge", "Claimed sessions not ended.", RM(active)},
+#undef RM
+    };
+    if (!cfg)
+        return;
+    size_t nrooms = cfg->nrooms < GW_METRICS_ROOMS ? cfg->nrooms : GW_METRICS_ROOMS;
+    for (size_t d = 0; d < sizeof defs / sizeof defs[0]; d++) {
+        put(o, "# HELP %s %s\n# TYPE %s %s\n", defs[d].name, defs[d].help, defs[d].name, defs[d].type);
+        for (size_t r = 0; r < nrooms; r++)
+            put(o, "%s{room=\"%s\"} %" PRIu64 "\n", defs[d].name, cfg->rooms[r].name,
+                room_sum(w, n, r, defs[d].off, defs[d].type[0] == 'g'));
+    }
+    put(o, "# HELP waitroom_room_controller_rate_per_minute The admission rate wr-admission last decided.\n"
+           "# TYPE waitroom_room_controller_rate_per_minute gauge\n");
+    for (size_t r = 0; r < nrooms; r++)
+        put(o, "waitroom_room_controller_rate_per_minute{room=\"%s\",mode=\"%s\"} %.3f\n", cfg->rooms[r].name,
+            cfg->rooms[r].mode == WR_MODE_ADAPTIVE ? "adaptive" : "fixed",
+            (double)room_sum(w, n, r, offsetof(gw_room_metrics_t, rate_milli), true) / 1000.0);
+}
+
+long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, const wr_config_t *cfg,
+                       char *buf, size_t size) {
     out_t o = {.buf = buf, .size = size};
     metric(&o, "waitroom_gateway_workers", "gauge", "Worker event loops in this process.",
            (uint64_t)workers_configured);
@@ -117,5 +185,6 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, ch
     metric(&o, "waitroom_gateway_fail_open_passes_total", "counter",
            "Requests let through to the origin unqueued because Redis was unreachable and fail_open is on.",
            SUM(fail_open_passes));
+    room_metrics(&o, w, n, cfg);
     return o.overflow ? -1 : (long)o.len;
 }

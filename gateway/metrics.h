@@ -12,6 +12,15 @@
 #define GW_LATENCY_BUCKETS 14
 extern const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS];
 
+/* Per room (the first GW_METRICS_ROOMS rooms of the config), per worker. Counters are summed over the
+ * workers; the gauges (from each worker's view of Redis, all alike) are shown as their maximum. */
+#define GW_METRICS_ROOMS 64
+typedef struct {
+    _Atomic uint64_t joins, polls, claims, releases, completions, graces, provisional, token_rejections;
+    _Atomic uint64_t origin_requests, origin_errors;
+    _Atomic uint64_t waiting, boundary, last_serial, admitted_not_claimed, active, rate_milli; /* gauges */
+} gw_room_metrics_t;
+
 typedef struct {
     _Atomic uint64_t conns_open;            /* gauge */
     _Atomic uint64_t conns_accepted;        /* counter */
@@ -37,6 +46,7 @@ typedef struct {
     _Atomic uint64_t room_refreshes;     /* counter: room views refreshed from Redis */
     _Atomic uint64_t provisional_places; /* counter: new visitors given a place without Redis */
     _Atomic uint64_t fail_open_passes;   /* counter: requests let through unqueued (fail_open, Redis down) */
+    gw_room_metrics_t rooms[GW_METRICS_ROOMS];
 } gw_metrics_t;
 
 #define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)
@@ -48,6 +58,9 @@ void gw_metrics_observe_latency(gw_metrics_t *m, uint64_t us);
 
 /* Renders the Prometheus text exposition of n workers' metrics into buf; returns the length, or -1
  * if buf is too small. */
-long gw_metrics_render(gw_metrics_t *const *workers, int n, int workers_configured, char *buf, size_t size);
+struct wr_config;
+/* room names come from cfg (NULL: no per-room metrics) */
+long gw_metrics_render(gw_metrics_t *const *workers, int n, int workers_configured,
+                       const struct wr_config *cfg, char *buf, size_t size);
 
 #endif

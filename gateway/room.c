@@ -41,9 +41,9 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
     r->refreshing = false;
-    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 5)
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 8)
         return; /* Redis in trouble: the view ages, and gw_room_fresh says so */
-    size_t nleft = rep->elements - 5;
+    size_t nleft = rep->elements - 8;
     uint64_t stack[256], *left = nleft <= 256 ? stack : malloc(nleft * sizeof *left);
     if (!left)
         return;
@@ -51,7 +51,7 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
             goto out;
     for (size_t i = 0; i < nleft; i++)
-        left[i] = (uint64_t)rep->element[i + 5]->integer;
+        left[i] = (uint64_t)rep->element[i + 8]->integer;
     r->inventory_left = rep->element[2]->integer - 1;
     r->sold_out = rep->element[3]->integer == 1;
     long long st = rep->element[4]->integer;
@@ -66,6 +66,18 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     if (gw_room_view_set(&r->view, boundary, (uint64_t)rep->element[1]->integer, left, nleft, now) == 0) {
         gw_eta_sample(&r->eta, now, boundary);
         r->owner->refreshes++;
+        gw_room_metrics_t *m = gw_room_metrics(r);
+        if (m) {
+            uint64_t seq = r->view.seq, b = r->view.boundary;
+            atomic_store_explicit(&m->boundary, b, memory_order_relaxed);
+            atomic_store_explicit(&m->last_serial, seq, memory_order_relaxed);
+            atomic_store_explicit(&m->waiting, seq > b + r->view.nleft ? seq - b - r->view.nleft : 0,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&m->admitted_not_claimed, (uint64_t)rep->element[5]->integer,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&m->active, (uint64_t)rep->element[6]->integer, memory_order_relaxed);
+            atomic_store_explicit(&m->rate_milli, (uint64_t)rep->element[7]->integer, memory_order_relaxed);
+        }
     }
 out:
     if (left != stack)
@@ -75,12 +87,13 @@ out:
 static void refresh(gw_room_t *r) {
     if (r->refreshing || !r->owner->redis.connected)
         return;
-    const char *argv[] = {r->key_boundary, r->key_seq, r->key_left, r->key_ctl, r->key_cfg, "100000"};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
+    const char *argv[] = {r->key_boundary, r->key_seq,      r->key_left,   r->key_ctl,
+                          r->key_cfg,      r->key_admitted, r->key_active, "100000"};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
         lens[i] = strlen(argv[i]);
     r->refreshing = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 5, 6, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 7, 8, argv, lens);
 }
 
 /* ---- the fair draw of a scheduled room ---------------------------------------------------------- */
@@ -241,7 +254,9 @@ out:
 
 void gw_room_signal(gw_room_t *r, int status, uint64_t latency_us, bool timeout) {
     r->sig.requests++;
+    GW_ROOM_INC(r, origin_requests);
     if (status >= 500 || timeout) {
+        GW_ROOM_INC(r, origin_errors);
         r->sig.server_5xx++;
         if (timeout)
             r->sig.timeouts++;

@@ -80,6 +80,18 @@ void gw_rooms_close(gw_rooms_t *rs);
 gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
 /* True while the view is fresh (Redis reachable and refreshed lately). */
 bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms);
+/* The room's metrics in its worker's gw_metrics_t (NULL past the first GW_METRICS_ROOMS rooms). */
+static inline gw_room_metrics_t *gw_room_metrics(gw_room_t *r) {
+    size_t i = (size_t)(r - r->owner->rooms);
+    return i < GW_METRICS_ROOMS && r->owner->metrics ? &r->owner->metrics->rooms[i] : NULL;
+}
+#define GW_ROOM_INC(r, f)                                                                                    \
+    do {                                                                                                     \
+        gw_room_metrics_t *m_ = gw_room_metrics(r);                                                          \
+        if (m_)                                                                                              \
+            atomic_fetch_add_explicit(&m_->f, 1, memory_order_relaxed);                                      \
+    } while (0)
+
 /* The room's state now: a scheduled room is open once its pre-queue has been drawn. */
 wr_room_state_t gw_room_state(const gw_room_t *r);
 /* Counts an origin answer (or failure: status >= 500, timeout) to an admitted visitor's request, for

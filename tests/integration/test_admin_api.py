@@ -79,6 +79,21 @@ class AdminApi(unittest.TestCase):
         self.assertLessEqual(abs(int(doc["admitted_last_minute"]) - doc["boundary"]), 2)  # a tick may be mid-way
         self.assertIn(doc["controller"]["reason"], ("ok", "no_demand"))
         self.assertTrue(doc["origin"]["fresh"])  # the gateway publishes its signals
+        # the per-room Prometheus metrics
+        time.sleep(0.5)
+        text = http_get(gw.admin_port, "/metrics")[2].decode()
+        metrics = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        self.assertEqual(metrics['waitroom_room_joins_total{room="sale"}'], "5")
+        self.assertGreaterEqual(int(metrics['waitroom_room_polls_total{room="sale"}']), 5)
+        self.assertEqual(int(metrics['waitroom_room_last_serial{room="sale"}']), 5)
+        self.assertEqual(int(metrics['waitroom_room_boundary{room="sale"}']) + int(metrics['waitroom_room_waiting{room="sale"}']), 5)
+        self.assertEqual(float(metrics['waitroom_room_controller_rate_per_minute{room="sale",mode="fixed"}']), 120.0)
+        self.assertIn('waitroom_room_active_sessions{room="quiet"}', metrics)
+        v = Visitor(gw.port)
+        v.cookies["wr_q"] = "A" * 123
+        v.get("/checkout", json_=True)  # a forged token: rejected, a new place
+        text = http_get(gw.admin_port, "/metrics")[2].decode()
+        self.assertIn('waitroom_room_token_rejections_total{room="sale"} 1', text)
         st, _, quiet = get_json(gw.admin_port, "/v1/rooms/quiet")
         self.assertEqual(quiet["controller"]["reason"], "paused")
         # errors: JSON, the right status, the field

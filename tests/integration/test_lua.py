@@ -65,7 +65,7 @@ class Room:
         return self.ev("release", ["active", "log", "ended", "owed"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
 
     def view(self, max_left=1000):
-        return self.ev("view", ["boundary", "seq", "left", "ctl", "cfg"], [max_left])
+        return self.ev("view", ["boundary", "seq", "left", "ctl", "cfg", "admitted", "active"], [max_left])
 
     def boundary(self):
         return int(self.r.call("GET", self.k("boundary")) or 0)
@@ -152,12 +152,13 @@ class Scripts(unittest.TestCase):
         self.assertIn(("left", 4), room.log())
         room.leave(8, 2200)
         room.leave(9, 2200)
-        # boundary, seq, inventory + 1 (unknown), sold out (no), live state (none), leavers beyond the boundary
-        self.assertEqual(room.view(), [6, 10, 0, 0, 0, 8, 9])
-        self.assertEqual(room.view(max_left=1), [6, 10, 0, 0, 0, 8])
-        self.r.call("HSET", room.k("ctl"), "inventory", 0, "sold_out", 1)
+        # boundary, seq, inventory + 1 (unknown), sold out (no), live state (none), admitted not claimed,
+        # active sessions, controller rate x 1000, leavers beyond the boundary
+        self.assertEqual(room.view(), [6, 10, 0, 0, 0, 5, 0, 0, 8, 9])  # the test admitted 5 (1-6 minus a leaver)
+        self.assertEqual(room.view(max_left=1), [6, 10, 0, 0, 0, 5, 0, 0, 8])
+        self.r.call("HSET", room.k("ctl"), "inventory", 0, "sold_out", 1, "rate_per_minute", "12.5")
         self.r.call("HSET", room.k("cfg"), "state", "paused")
-        self.assertEqual(room.view(max_left=0), [6, 10, 1, 1, 3])
+        self.assertEqual(room.view(max_left=0), [6, 10, 1, 1, 3, 5, 0, 12500])
 
     def test_abandoned_visitors_are_skipped_and_rejoin_first(self):
         room = self.room
