@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "common/signals.h"
+#include "page_assets.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -707,6 +708,15 @@ static void handle(admin_conn_t *c) {
     bool room = !rooms && pl > 10 && memcmp(url, "/v1/rooms/", 10) == 0;
     bool log = room && pl > 14 && memcmp(url + pl - 4, "/log", 4) == 0;
     bool config = path_is(url, ul, "/v1/config");
+    if (path_is(url, ul, "/dashboard")) {
+        /* the page holds no data: it reads the API like any client (and sends the token it is given) */
+        if (m != HTTP_GET && m != HTTP_HEAD)
+            json_error(c, 405, "Method Not Allowed", "method not allowed");
+        else
+            respond(c, 200, "OK", "text/html; charset=utf-8", wr_asset_dashboard_html,
+                    wr_asset_dashboard_html_len, head_only);
+        return;
+    }
     if (log) {
         const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 14);
         if (m != HTTP_GET && m != HTTP_HEAD)
