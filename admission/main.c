@@ -45,7 +45,7 @@ typedef struct {
     double last_rate;
     wr_reason_t last_reason;
     bool logged;
-    uint64_t admitted_total;
+    uint64_t admitted_total, no_shows_total, abandoned_total, expired_total; /* from admit.lua's answers */
     wr_ctl_decision_t last; /* the last tick's decision and what it saw, for /metrics */
     wr_ctl_input_t last_in;
     bool decided;
@@ -263,8 +263,16 @@ static void on_admitted(wr_redis_t *redis, const redisReply *rep, void *arg) {
         }
         return;
     }
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 && rep->element[0]->type == REDIS_REPLY_INTEGER)
-        r->admitted_total += (uint64_t)rep->element[0]->integer;
+    /* {admitted, boundary, no_shows, abandoned, skipped_left, expired} */
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 6)
+        return;
+    for (size_t i = 0; i < 6; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
+            return;
+    r->admitted_total += (uint64_t)rep->element[0]->integer;
+    r->no_shows_total += (uint64_t)rep->element[2]->integer;
+    r->abandoned_total += (uint64_t)rep->element[3]->integer;
+    r->expired_total += (uint64_t)rep->element[5]->integer;
 }
 
 /* Merges the gateways' fresh signals (younger than 3 s) into in; forgets gateways silent for a minute. */
@@ -430,7 +438,10 @@ static void on_tick(uv_timer_t *t) {
 static void gauge(wr_buf_t *w, const char *name, const char *help, const char *room, double v) {
     char line[512];
     if (help) {
-        snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+        size_t nl = strlen(name);
+        bool counter = nl > 6 && !strcmp(name + nl - 6, "_total");
+        snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                 counter ? "counter" : "gauge");
         wr_buf_puts(w, line);
     }
     if (room)
@@ -464,6 +475,11 @@ static long render_metrics(void *arg, char *buf, size_t cap) {
         {"waitroom_admission_signal_fresh", "1 if some gateway's origin signals were fresh (< 3 s).", 6},
         {"waitroom_admission_origin_p99_seconds", "The origin's p99 latency the controller steers by.", 7},
         {"waitroom_admission_origin_error_ratio", "The origin's 5xx and timeouts over its requests.", 8},
+        {"waitroom_admission_no_shows_total", "Admitted visitors who did not show up in the claim window.",
+         9},
+        {"waitroom_admission_abandoned_total", "Waiting visitors skipped for not polling (abandon_after_s).",
+         10},
+        {"waitroom_admission_sessions_ended_total", "Sessions ended by expiry or let in again (owed).", 11},
     };
     for (size_t k = 0; k < sizeof per_room / sizeof per_room[0]; k++) {
         for (size_t i = 0; i < a->nrooms; i++) {
@@ -493,6 +509,15 @@ static long render_metrics(void *arg, char *buf, size_t cap) {
                 break;
             case 7:
                 v = r->ctl.p99_ms / 1000.0;
+                break;
+            case 9:
+                v = (double)r->no_shows_total;
+                break;
+            case 10:
+                v = (double)r->abandoned_total;
+                break;
+            case 11:
+                v = (double)r->expired_total;
                 break;
             default:
                 v = r->ctl.error_rate;

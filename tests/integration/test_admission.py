@@ -133,6 +133,10 @@ class Admission(unittest.TestCase):
         self.assertEqual(ma['waitroom_admission_rate_per_minute{room="sale"}'], RATE)
         self.assertEqual(ma['waitroom_admission_reason{room="sale",reason="ok"}'], 1)
         self.assertGreater(ma['waitroom_admission_admitted_total{room="sale"}'], 0)
+        self.assertEqual(ma['waitroom_admission_no_shows_total{room="sale"}'], 0)
+        self.assertEqual(ma['waitroom_admission_sessions_ended_total{room="sale"}'], 0)
+        self.assertIn("# TYPE waitroom_admission_no_shows_total counter",
+                      http_get(a.metrics_port, "/metrics")[2].decode())
         self.assertGreater(ma["waitroom_admission_last_tick_timestamp_seconds"], time.time() - 5)
         self.assertEqual(http_get(a.metrics_port, "/other")[0], 404)
         # the leader dies: b takes over within one lease time and admission goes on
