@@ -185,23 +185,23 @@ static int b64url_decode(const char *in, size_t len, uint8_t *out, size_t out_le
 int wr_token_decode(const wr_keyring_t *kr, const char *room, size_t room_len, wr_token_type_t type,
                     const char *text, size_t len, int64_t now, wr_token_t *t) {
     if (len != WR_TOKEN_TEXT_BYTES)
-        return -1;
+        return WR_TOKEN_MALFORMED;
     uint8_t raw[WR_TOKEN_RAW_BYTES];
     if (b64url_decode(text, len, raw, sizeof raw) < 0)
-        return -1;
+        return WR_TOKEN_MALFORMED;
     if (raw[0] != 1 || raw[1] != (uint8_t)type)
-        return -1;
+        return WR_TOKEN_MALFORMED;
     uint16_t id = (uint16_t)(raw[2] << 8 | raw[3]);
     const wr_token_key_t *k = NULL;
     for (int i = 0; i < kr->n; i++)
         if (kr->keys[i].id == id)
             k = &kr->keys[i];
     if (!k || crypto_auth_verify(raw + BODY_BYTES, raw, BODY_BYTES, k->key) != 0)
-        return -1;
+        return WR_TOKEN_FORGED;
     uint8_t tag[8];
     room_tag(room, room_len, tag);
     if (sodium_memcmp(tag, raw + 4, 8) != 0)
-        return -1;
+        return WR_TOKEN_OTHER_ROOM;
     wr_token_t v;
     v.type = type;
     v.key_id = id;
@@ -211,7 +211,7 @@ int wr_token_decode(const wr_keyring_t *kr, const char *room, size_t room_len, w
     v.expires_at = (int64_t)get_u64(raw + 44);
     v.max_until = (int64_t)get_u64(raw + 52);
     if (now >= v.expires_at)
-        return -1;
+        return WR_TOKEN_EXPIRED;
     *t = v;
     return 0;
 }

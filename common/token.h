@@ -54,8 +54,16 @@ void wr_keyring_wipe(wr_keyring_t *kr);
 int wr_token_encode(const wr_keyring_t *kr, const char *room, size_t room_len, wr_token_t *t, char *out,
                     size_t out_size);
 
+/* Why a text is no token (all mean "no token" to the caller; the reason is for metrics). */
+enum {
+    WR_TOKEN_MALFORMED = -1, /* wrong length, not base64url, unknown version, another token type */
+    WR_TOKEN_FORGED = -2, /* unknown key id or a MAC that does not verify (tampered, forged, rotated out) */
+    WR_TOKEN_OTHER_ROOM = -3, /* genuine, but another room's (normal when rooms share a host) */
+    WR_TOKEN_EXPIRED = -4,
+};
+
 /* Verifies text (len bytes, not NUL-terminated) as a token of `type` for `room`, valid at `now`.
- * Returns 0 and fills *t, or -1 for "no token". */
+ * Returns 0 and fills *t, or one of the negative reasons above. */
 int wr_token_decode(const wr_keyring_t *kr, const char *room, size_t room_len, wr_token_type_t type,
                     const char *text, size_t len, int64_t now, wr_token_t *t);
 

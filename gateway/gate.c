@@ -168,7 +168,8 @@ typedef struct {
     int64_t now_s;
     wr_token_t *out;
     gw_token_cache_t *cache;
-    int tries; /* pieces checked: a hostile cookie of many pieces costs at most GW_JAR_TOKENS * 2 MACs */
+    int tries;  /* pieces checked: a hostile cookie of many pieces costs at most GW_JAR_TOKENS * 2 MACs */
+    int reason; /* why the first rejected piece was no token (WR_TOKEN_*), another room's aside; 0 = none */
 } find_t;
 
 static bool try_token(const char *v, size_t len, void *arg) {
@@ -182,14 +183,21 @@ static bool try_token(const char *v, size_t len, void *arg) {
             h = (h ^ (uint8_t)v[i]) * 16777619u;
         slot = &f->cache[h % GW_TOKEN_CACHE_SLOTS];
         if (slot->room == f->room && slot->type == (uint8_t)f->type && memcmp(slot->text, v, len) == 0) {
-            if (f->now_s >= slot->tok.expires_at)
+            if (f->now_s >= slot->tok.expires_at) {
+                if (!f->reason)
+                    f->reason = WR_TOKEN_EXPIRED;
                 return false;
+            }
             *f->out = slot->tok;
             return true;
         }
     }
-    if (wr_token_decode(f->keys, f->room, strlen(f->room), f->type, v, len, f->now_s, f->out) != 0)
+    int rc = wr_token_decode(f->keys, f->room, strlen(f->room), f->type, v, len, f->now_s, f->out);
+    if (rc != 0) {
+        if (!f->reason && rc != WR_TOKEN_OTHER_ROOM)
+            f->reason = rc;
         return false;
+    }
     if (slot) {
         slot->room = f->room;
         slot->type = (uint8_t)f->type;
@@ -215,9 +223,9 @@ static bool try_tokens(const char *v, size_t len, void *arg) {
 
 static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
                        int64_t now_s, wr_token_t *out) {
-    find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache, 0};
+    find_t f = {c->w->keys, room, type, now_s, out, c->w->token_cache, 0, 0};
     bool ok = gw_cookie_each(hs, type == WR_TOKEN_QUEUE ? "wr_q" : "wr_p", try_tokens, &f);
-    c->w->last_token_tries = f.tries;
+    c->w->last_token_reason = ok ? 0 : f.reason;
     return ok;
 }
 
@@ -551,6 +559,15 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
 
 /* ---- the decision ------------------------------------------------------------------------------- */
 
+static void count_rejection(gw_room_t *r, int reason) {
+    if (reason == WR_TOKEN_MALFORMED)
+        GW_ROOM_INC(r, token_malformed);
+    else if (reason == WR_TOKEN_FORGED)
+        GW_ROOM_INC(r, token_forged);
+    else if (reason == WR_TOKEN_EXPIRED)
+        GW_ROOM_INC(r, token_expired);
+}
+
 /* Whether any Accept header names the media type (a plain substring test: q-values are not weighed). */
 static bool accepts(const gw_hdrs_t *hs, const char *type) {
     size_t tl = strlen(type);
@@ -593,11 +610,7 @@ static void run_op(gw_conn_t *c, const gw_hdrs_t *hs, gw_room_t *r, int kind, co
         return;
     }
     int64_t now_s = wall_ms() / 1000;
-    int tries = c->w->last_token_tries; /* of the wr_q lookup just before */
     jar_collect(c, hs, WR_TOKEN_QUEUE, r->cfg, now_s, &op->jar_q);
-    if (kind == OP_JOIN && !tok && tries > op->jar_q.len / (WR_TOKEN_TEXT_BYTES + 1) + (op->jar_q.len > 0))
-        GW_ROOM_INC(r,
-                    token_rejections); /* a wr_q piece that is no room's valid token: bad, expired, forged */
     if (kind == OP_CLAIM)
         jar_collect(c, hs, WR_TOKEN_PASS, r->cfg, now_s, &op->jar_p);
     if (!tok) {
@@ -614,7 +627,10 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         return false; /* a closed room lets traffic through */
     int64_t now_s = wall_ms() / 1000;
     wr_token_t tok;
-    if (!status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok)) {
+    bool has_pass = !status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok);
+    if (!status_endpoint)
+        count_rejection(r, c->w->last_token_reason);
+    if (has_pass) {
         c->pass_room = cfg; /* the origin's answer may end, renew or extend the session */
         c->pass = tok;
         jar_collect(c, hs, WR_TOKEN_PASS, cfg, now_s, &c->blk->pass_jar);
@@ -642,8 +658,9 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
         .json = status_endpoint || accepts(hs, "application/json"), .back = back, .back_len = (size_t)bl};
     wr_room_state_t state = gw_room_state(r);
     bool connected = r->owner->redis.connected;
-    if (find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok) &&
-        !(tok.serial && gw_room_view_has_left(&r->view, tok.serial))) {
+    bool has_q = find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, now_s, &tok);
+    count_rejection(r, c->w->last_token_reason);
+    if (has_q && !(tok.serial && gw_room_view_has_left(&r->view, tok.serial))) {
         if (tok.serial == 0) {
             /* pre-queued, or a provisional place from a Redis outage: a serial once the room is open and
              * Redis answers (the draw's serial for a pre-queued visitor, else the back of the queue) */

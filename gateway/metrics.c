@@ -84,9 +84,7 @@ static void room_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_confi
          RM(graces)},
         {"waitroom_room_provisional_places_total", "counter", "Places given without Redis (provisional).",
          RM(provisional)},
-        {"waitroom_room_token_rejections_total", "counter",
-         "Requests whose wr_q/wr_p cookie held no valid token for the room (bad, expired, foreign).",
-         RM(token_rejections)},
+
         {"waitroom_room_origin_requests_total", "counter", "Origin answers to admitted visitors.",
          RM(origin_requests)},
         {"waitroom_room_origin_errors_total", "counter", "Origin 5xx and timeouts for admitted visitors.",
@@ -110,6 +108,20 @@ static void room_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_confi
             put(o, "%s{room=\"%s\"} %" PRIu64 "\n", defs[d].name, cfg->rooms[r].name,
                 room_sum(w, n, r, defs[d].off, defs[d].type[0] == 'g'));
     }
+    put(o,
+        "# HELP waitroom_room_token_rejections_total Requests whose wr_q or wr_p cookie held no valid token "
+        "for the room, by reason (malformed, forged: bad MAC or unknown key, expired).\n"
+        "# TYPE waitroom_room_token_rejections_total counter\n");
+    static const struct {
+        const char *reason;
+        size_t off;
+    } rej[] = {{"malformed", offsetof(gw_room_metrics_t, token_malformed)},
+               {"forged", offsetof(gw_room_metrics_t, token_forged)},
+               {"expired", offsetof(gw_room_metrics_t, token_expired)}};
+    for (size_t r = 0; r < nrooms; r++)
+        for (size_t k = 0; k < 3; k++)
+            put(o, "waitroom_room_token_rejections_total{room=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                cfg->rooms[r].name, rej[k].reason, room_sum(w, n, r, rej[k].off, false));
     put(o, "# HELP waitroom_room_controller_rate_per_minute The admission rate wr-admission last decided.\n"
            "# TYPE waitroom_room_controller_rate_per_minute gauge\n");
     for (size_t r = 0; r < nrooms; r++)

@@ -16,7 +16,8 @@ extern const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS];
  * workers; the gauges (from each worker's view of Redis, all alike) are shown as their maximum. */
 #define GW_METRICS_ROOMS 64
 typedef struct {
-    _Atomic uint64_t joins, polls, claims, releases, completions, graces, provisional, token_rejections;
+    _Atomic uint64_t joins, polls, claims, releases, completions, graces, provisional;
+    _Atomic uint64_t token_malformed, token_forged, token_expired; /* cookies that held no valid token */
     _Atomic uint64_t origin_requests, origin_errors;
     _Atomic uint64_t waiting, boundary, last_serial, admitted_not_claimed, active, rate_milli; /* gauges */
 } gw_room_metrics_t;

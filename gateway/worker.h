@@ -233,11 +233,11 @@ struct gw_worker {
     gw_pool_t pool;
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
-    const wr_keyring_t *keys;         /* token keys, read-only, shared by all workers */
-    const struct gw_page_room *pages; /* waiting pages, one per room (waitpage.h), read-only, shared */
-    gw_token_cache_t *token_cache;    /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
+    const wr_keyring_t *keys;          /* token keys, read-only, shared by all workers */
+    const struct gw_page_room *pages;  /* waiting pages, one per room (waitpage.h), read-only, shared */
+    gw_token_cache_t *token_cache;     /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
     char pass_hdr[GW_JAR_BYTES + 256]; /* a renewed or ended pass's Set-Cookie (gw_gate_pass_answered) */
-    int last_token_tries;             /* token-sized cookie pieces the last lookup checked (gate.c) */
+    int last_token_reason; /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
 };
 
 /* worker.c */

@@ -90,10 +90,15 @@ class AdminApi(unittest.TestCase):
         self.assertEqual(float(metrics['waitroom_room_controller_rate_per_minute{room="sale",mode="fixed"}']), 120.0)
         self.assertIn('waitroom_room_active_sessions{room="quiet"}', metrics)
         v = Visitor(gw.port)
-        v.cookies["wr_q"] = "A" * 123
-        v.get("/checkout", json_=True)  # a forged token: rejected, a new place
+        v.cookies["wr_q"] = "A" * 123  # base64url, but version 0: malformed
+        v.get("/checkout", json_=True)
+        good = v.cookies["wr_q"]
+        v.cookies["wr_q"] = good[:-2] + ("AA" if good[-2:] != "AA" else "BA")  # a flipped MAC: forged
+        v.get("/checkout", json_=True)
         text = http_get(gw.admin_port, "/metrics")[2].decode()
-        self.assertIn('waitroom_room_token_rejections_total{room="sale"} 1', text)
+        self.assertIn('waitroom_room_token_rejections_total{room="sale",reason="malformed"} 1', text)
+        self.assertIn('waitroom_room_token_rejections_total{room="sale",reason="forged"} 1', text)
+        self.assertIn('waitroom_room_token_rejections_total{room="sale",reason="expired"} 0', text)
         st, _, quiet = get_json(gw.admin_port, "/v1/rooms/quiet")
         self.assertEqual(quiet["controller"]["reason"], "paused")
         # errors: JSON, the right status, the field
