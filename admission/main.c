@@ -101,10 +101,7 @@ static uint64_t wall_ms(void) {
 
 static void eval(admission_t *a, int script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                  const char **argv) {
-    size_t lens[24];
-    for (int i = 0; i < argc && i < 24; i++)
-        lens[i] = strlen(argv[i]);
-    wr_redis_eval(&a->redis, (size_t)script, cb, arg, nkeys, argc, argv, lens);
+    wr_redis_eval(&a->redis, (size_t)script, cb, arg, nkeys, argc, argv, NULL);
 }
 
 static wr_ctl_cfg_t ctl_cfg(const wr_room_cfg_t *r, uint64_t now_ms) {
@@ -209,10 +206,7 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     if (mark)
         r->sold_out_set = true;
     int hn = mark ? 22 : 20;
-    size_t hl[22];
-    for (int i = 0; i < hn; i++)
-        hl[i] = strlen(hs[i]);
-    wr_redis_argv(&a->redis, on_noop, r, hn, hs, hl);
+    wr_redis_argv(&a->redis, on_noop, r, hn, hs, NULL);
     if (r->logged && d->reason == r->last_reason && (d->rate_per_minute == r->last_rate))
         return;
     /* why the rate moved, for the organiser: only on a change */
@@ -238,10 +232,7 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
                         a->id,
                         "ms",
                         now};
-    size_t xl[20];
-    for (int i = 0; i < 20; i++)
-        xl[i] = strlen(xs[i]);
-    wr_redis_argv(&a->redis, on_noop, r, 20, xs, xl);
+    wr_redis_argv(&a->redis, on_noop, r, 20, xs, NULL);
     r->logged = true;
     r->last_reason = d->reason;
     r->last_rate = d->rate_per_minute;

@@ -205,7 +205,7 @@ void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg
      * are copied into the pending record, one allocation in all */
     size_t bytes = 0;
     for (int i = 0; i < argc; i++)
-        bytes += lens[i];
+        bytes += lens ? lens[i] : strlen(argv[i]);
     int n = argc + 3;
     pending_t *p = malloc(sizeof *p + (size_t)n * (sizeof(char *) + sizeof(size_t)) + bytes + 24);
     if (!p) {
@@ -231,10 +231,11 @@ void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg
     p->lens[2] = (size_t)kl;
     data += kl + 1;
     for (int i = 0; i < argc; i++) {
-        memcpy(data, argv[i], lens[i]);
+        size_t len = lens ? lens[i] : strlen(argv[i]);
+        memcpy(data, argv[i], len);
         p->argv[3 + i] = data;
-        p->lens[3 + i] = lens[i];
-        data += lens[i];
+        p->lens[3 + i] = len;
+        data += len;
     }
     r->commands++;
     if (redisAsyncCommandArgv(r->ac, on_reply, p, p->argc, p->argv, p->lens) != REDIS_OK) {

@@ -52,7 +52,8 @@ struct wr_redis {
 int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, wr_redis_script_t *scripts,
                   size_t nscripts, wr_redis_state_cb on_state, void *state_arg);
 
-/* Sends a command (argv form; binary-safe). */
+/* Sends a command (argv form; binary-safe). lens == NULL: every argument is a NUL-terminated string
+ * (the same holds for wr_redis_eval). */
 void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv,
                    const size_t *lens);
 

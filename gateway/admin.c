@@ -356,18 +356,15 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only)
     static const char *const names[] = {"seq",    "boundary", "left", "admitted",
                                         "active", "rejoin",   "sig",  "cfg"};
     const char *argv[8];
-    size_t lens[8];
     for (int i = 0; i < 8; i++) {
         snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
         argv[i] = keys[i];
-        lens[i] = strlen(keys[i]);
     }
-    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 8, 8, argv, lens);
+    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 8, 8, argv, NULL);
     char ctl[96];
     snprintf(ctl, sizeof ctl, "wr:{%s}:ctl", room->name);
     const char *hv[] = {"HGETALL", ctl};
-    size_t hl[] = {7, strlen(ctl)};
-    wr_redis_argv(&a->redis, on_room_ctl, op, 2, hv, hl);
+    wr_redis_argv(&a->redis, on_room_ctl, op, 2, hv, NULL);
 }
 
 static void rooms_list(admin_conn_t *c, bool head_only) {
@@ -508,10 +505,7 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
     snprintf(start, sizeof start, "%s%s", after[0] ? "(" : "", after[0] ? after : "-");
     snprintf(count, sizeof count, "%d", LOG_SCAN_MAX);
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
-    wr_redis_argv(&a->redis, on_log, lo, 6, argv, lens);
+    wr_redis_argv(&a->redis, on_log, lo, 6, argv, NULL);
 }
 
 /* ---- GET /v1/config ------------------------------------------------------------------------------- */
@@ -635,7 +629,6 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     }
     char values[8][32], keys[3][96], now[24], who[80], maxlen[24];
     const char *argv[6 + 16];
-    size_t lens[6 + 16];
     int n = 0;
     const char *k;
     json_t *v;
@@ -679,8 +672,6 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     argv[3] = now;
     argv[4] = who;
     argv[5] = maxlen;
-    for (int i = 0; i < 6 + n; i++)
-        lens[i] = strlen(argv[i]);
     patch_op_t *po = calloc(1, sizeof *po);
     if (!po) {
         json_decref(doc);
@@ -690,7 +681,7 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     po->c = c;
     po->room = room;
     c->op = (room_op_t *)po; /* orphaned like a read if the client goes away: c is its first member */
-    wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 3, 6 + n, argv, lens);
+    wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 3, 6 + n, argv, NULL);
     json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
 

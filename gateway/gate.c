@@ -507,10 +507,7 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
 /* EVALSHA of one of the room scripts with C-string arguments (keys first). */
 static void eval(gw_room_t *r, wr_lua_script_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                  const char **argv) {
-    size_t lens[16];
-    for (int i = 0; i < argc && i < 16; i++)
-        lens[i] = strlen(argv[i]);
-    wr_redis_eval(&r->owner->redis, script, cb, arg, nkeys, argc, argv, lens);
+    wr_redis_eval(&r->owner->redis, script, cb, arg, nkeys, argc, argv, NULL);
 }
 
 static void start_op(gw_conn_t *c, gw_room_op_t *op) {

@@ -30,11 +30,8 @@ static void restore(gw_room_t *r) {
     char floor[24];
     snprintf(floor, sizeof floor, "%llu", (unsigned long long)r->max_boundary);
     const char *argv[] = {r->key_boundary, r->key_seq, r->key_log, floor, "gw", r->log_maxlen};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
     r->restoring = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, NULL);
 }
 
 static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
@@ -89,11 +86,8 @@ static void refresh(gw_room_t *r) {
         return;
     const char *argv[] = {r->key_boundary, r->key_seq,      r->key_left,   r->key_ctl,
                           r->key_cfg,      r->key_admitted, r->key_active, "100000"};
-    size_t lens[8];
-    for (int i = 0; i < 8; i++)
-        lens[i] = strlen(argv[i]);
     r->refreshing = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 7, 8, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 7, 8, argv, NULL);
 }
 
 /* ---- the fair draw of a scheduled room ---------------------------------------------------------- */
@@ -142,11 +136,8 @@ static void schedule(gw_room_t *r, uint64_t wall_ms) {
     sodium_memzero(seed, sizeof seed);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
     const char *argv[] = {r->key_shuffle, r->key_log, seed_hex, commit_hex, now, "gw", r->log_maxlen};
-    size_t lens[7];
-    for (int i = 0; i < 7; i++)
-        lens[i] = strlen(argv[i]);
     r->scheduling = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_SCHEDULE, on_scheduled, r, 2, 7, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_SCHEDULE, on_scheduled, r, 2, 7, argv, NULL);
     sodium_memzero(seed_hex, sizeof seed_hex);
 }
 
@@ -174,11 +165,8 @@ static void open_room(gw_room_t *r, uint64_t wall_ms) {
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
     const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log,   r->key_seq, r->key_seen, r->key_presorted,
                           now,        "gw",           r->log_maxlen};
-    size_t lens[9];
-    for (int i = 0; i < 9; i++)
-        lens[i] = strlen(argv[i]);
     r->opening = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 6, 9, argv, lens);
+    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 6, 9, argv, NULL);
 }
 
 static void draw(gw_room_t *r, uint64_t wall_ms) {
