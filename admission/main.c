@@ -16,6 +16,7 @@
 #include "admission/controller.h"
 #include "admission/metrics.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "config/config.h"
@@ -92,12 +93,6 @@ enum {
 static const char *const key_names[] = {"seq",    "boundary", "seen", "left",  "admitted",
                                         "rejoin", "log",      "tick", "epoch", "active",
                                         "ended",  "ctl",      "sig",  "owed",  "cfg"};
-
-static uint64_t wall_ms(void) {
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 static void eval(admission_t *a, int script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                  const char **argv) {
@@ -316,7 +311,7 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
             return;
         }
     }
-    uint64_t now = wall_ms();
+    uint64_t now = (uint64_t)wr_wall_ms();
     wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
     wr_ctl_input_t in = {
         .waiting = (uint64_t)rep->element[2]->integer,
@@ -418,7 +413,7 @@ static void on_tick(uv_timer_t *t) {
     }
     char ttl[24], now[24];
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)a->cfg->admission_lease_ms);
-    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+    snprintf(now, sizeof now, "%llu", (unsigned long long)(uint64_t)wr_wall_ms());
     const char *argv[] = {"wr:leader", "wr:epoch", a->id, ttl, now};
     a->leasing = true;
     eval(a, WR_LUA_LEASE, on_lease, a, 2, 5, argv);
@@ -603,7 +598,7 @@ int main(int argc, char **argv) {
         wr_config_free(cfg);
         return 1;
     }
-    uint64_t now = wall_ms();
+    uint64_t now = (uint64_t)wr_wall_ms();
     for (size_t i = 0; i < cfg->nrooms; i++) {
         room_t *r = &a.rooms[i];
         r->a = &a;

@@ -1,6 +1,7 @@
 /* Admin HTTP: one request per connection, answered from the workers' metrics. */
 #include "gateway/admin.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "page_assets.h"
@@ -285,9 +286,7 @@ static void on_room_counts(wr_redis_t *redis, const redisReply *rep, void *arg) 
     } else {
         for (int i = 0; i < 5; i++)
             op->counts[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
-        uv_timeval64_t tv;
-        uv_gettimeofday(&tv);
-        uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000, newest = 0;
+        uint64_t now = (uint64_t)wr_wall_ms(), newest = 0;
         const redisReply *lv = rep->element[6];
         if (lv->type == REDIS_REPLY_ARRAY && lv->elements) {
             op->live = json_object();
@@ -659,9 +658,7 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
         argv[i] = keys[i];
     }
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    snprintf(now, sizeof now, "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
     struct sockaddr_storage ss;
     int sl = sizeof ss;
     char ip[64] = "?";

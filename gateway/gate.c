@@ -2,6 +2,7 @@
  * cached room view (exact people ahead) or the measured admission pace (labelled an estimate). */
 #include "gateway/gate.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "gateway/cookie.h"
@@ -33,12 +34,6 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op);
 
 void gw_room_op_orphan(gw_room_op_t *op) {
     op->c = NULL;
-}
-
-static int64_t wall_ms(void) {
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* ---- answers ---------------------------------------------------------------------------------- */
@@ -108,7 +103,7 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
         .eta_p90_s = eta.p90_s,
         .can_leave = placed || (!strcmp(state, "scheduled") && !rp->set_cookie),
         .open_at = r->cfg->open_at,
-        .now_s = wall_ms() / 1000,
+        .now_s = wr_wall_ms() / 1000,
         .commitment = r->commitment[0] ? r->commitment : NULL,
         .seed = r->opened && r->seed[0] ? r->seed : NULL,
         .back = rp->back,
@@ -351,7 +346,7 @@ static void op_waiting(gw_conn_t *c, gw_room_op_t *op, bool has_serial, uint64_t
  * pre-queue. It gets a serial when it next shows up with Redis back, or at the opening. */
 static int provisional_cookie(gw_conn_t *c, gw_room_t *r, wr_token_t *t, const gw_jar_t *jar, char *hdr,
                               size_t cap) {
-    int64_t now_s = wall_ms() / 1000;
+    int64_t now_s = wr_wall_ms() / 1000;
     t->type = WR_TOKEN_QUEUE;
     t->serial = 0;
     if (t->max_until != 1)
@@ -387,7 +382,7 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
         free(op);
         return;
     }
-    int64_t now_s = wall_ms() / 1000;
+    int64_t now_s = wr_wall_ms() / 1000;
     op->tok.serial = (uint64_t)rep->integer;
     op->tok.issued_at = now_s;
     op->tok.expires_at = now_s + op->room->cfg->queue_token_ttl_s;
@@ -443,7 +438,7 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         expires_ms = rep->element[1]->integer;
     }
     if (st == 1 || st == 4) { /* claimed now, or already holds a session (another tab) */
-        int64_t now_s = wall_ms() / 1000;
+        int64_t now_s = wr_wall_ms() / 1000;
         wr_token_t pass = op->tok;
         pass.type = WR_TOKEN_PASS;
         pass.issued_at = now_s;
@@ -488,7 +483,7 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (op->tok.serial)
             gw_room_view_add_left(&op->room->view, op->tok.serial);
         char hdr[GW_JAR_BYTES + 256];
-        cookie_without(WR_TOKEN_QUEUE, &op->jar_q, hdr, sizeof hdr, wall_ms() / 1000);
+        cookie_without(WR_TOKEN_QUEUE, &op->jar_q, hdr, sizeof hdr, wr_wall_ms() / 1000);
         if (op->json) {
             static const char body[] = "{\"left\":true}\n";
             gw_conn_send_local(c, 200, hdr, "application/json", body, sizeof body - 1);
@@ -514,7 +509,7 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
     gw_room_t *r = op->room;
     char vhex[33], serial[24], now[24], session[24], claim[24], gwid[16];
     visitor_hex(&op->tok, vhex);
-    snprintf(now, sizeof now, "%lld", (long long)wall_ms());
+    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", c->w->id);
     snprintf(serial, sizeof serial, "%llu", (unsigned long long)op->tok.serial); /* join: 0 = a new place */
     op->c = c;
@@ -606,7 +601,7 @@ static void run_op(gw_conn_t *c, const gw_hdrs_t *hs, gw_room_t *r, int kind, co
         answer_waiting(c, r, rp);
         return;
     }
-    int64_t now_s = wall_ms() / 1000;
+    int64_t now_s = wr_wall_ms() / 1000;
     jar_collect(c, hs, WR_TOKEN_QUEUE, r->cfg, now_s, &op->jar_q);
     if (kind == OP_CLAIM)
         jar_collect(c, hs, WR_TOKEN_PASS, r->cfg, now_s, &op->jar_p);
@@ -622,7 +617,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
     gw_room_t *r = c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
     if (!r || gw_room_state(r) == WR_ROOM_CLOSED)
         return false; /* a closed room lets traffic through */
-    int64_t now_s = wall_ms() / 1000;
+    int64_t now_s = wr_wall_ms() / 1000;
     wr_token_t tok;
     bool has_pass = !status_endpoint && find_token(c, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok);
     if (!status_endpoint)
@@ -715,7 +710,7 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
 void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) {
     gw_room_t *r = c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
     wr_token_t tok;
-    if (!r || !find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, wall_ms() / 1000, &tok)) {
+    if (!r || !find_token(c, hs, cfg->name, WR_TOKEN_QUEUE, wr_wall_ms() / 1000, &tok)) {
         static const char body[] = "{\"left\":false,\"error\":\"no place in this queue\"}\n";
         gw_conn_send_local(c, 400, NULL, "application/json", body, sizeof body - 1);
         return;
@@ -728,7 +723,7 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs) 
         gw_conn_send_local(c, 503, NULL, "application/json", "{\"left\":false}\n", 15);
         return;
     }
-    jar_collect(c, hs, WR_TOKEN_QUEUE, cfg, wall_ms() / 1000, &op->jar_q);
+    jar_collect(c, hs, WR_TOKEN_QUEUE, cfg, wr_wall_ms() / 1000, &op->jar_q);
     start_op(c, op);
 }
 
@@ -749,7 +744,7 @@ static void session_call(gw_conn_t *c, gw_room_t *r, const char *reason, int64_t
     char vhex[33], serial[24], now[24], gwid[16], end[24], st[8];
     visitor_hex(&c->pass, vhex);
     snprintf(serial, sizeof serial, "%llu", (unsigned long long)c->pass.serial);
-    snprintf(now, sizeof now, "%lld", (long long)wall_ms());
+    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", c->w->id);
     if (new_end_ms == 0) {
         const char *argv[] = {r->key_active, r->key_log, r->key_ended, r->key_owed, serial,
@@ -769,7 +764,7 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
     gw_room_t *r = cfg && c->w->has_rooms ? gw_rooms_find(&c->w->rooms, cfg) : NULL;
     if (!r)
         return NULL;
-    int64_t now_s = wall_ms() / 1000;
+    int64_t now_s = wr_wall_ms() / 1000;
     wr_token_t *p = &c->pass;
     if (release || (c->pass_completion && status >= 200 && status < 400)) {
         session_call(c, r, release ? "released" : "completed", 0, 0);

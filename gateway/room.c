@@ -3,6 +3,7 @@
  * requests. */
 #include "gateway/room.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "lua_scripts.h"
 
@@ -282,9 +283,7 @@ static void on_tick(uv_timer_t *t) {
     gw_rooms_t *rs = t->data;
     uint64_t now = uv_now(rs->loop);
     bool beat = now >= rs->last_heartbeat_ms + GW_ROOM_HEARTBEAT_MS;
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    uint64_t wall_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    uint64_t wall_ms = (uint64_t)wr_wall_ms();
     bool publish = now >= rs->last_signal_ms + GW_ROOM_SIGNAL_MS;
     for (size_t i = 0; i < rs->n; i++) {
         draw(&rs->rooms[i], wall_ms);
