@@ -21,15 +21,16 @@
 #define ADMIN_RESP_MAX_BYTES (256 * 1024)
 
 typedef struct room_op room_op_t;
+typedef struct admin_conn admin_conn_t;
 
-typedef struct {
+struct admin_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_write_t wreq;
     llhttp_t parser;
     gw_admin_t *a;
-    room_op_t *op;  /* a Redis read in flight for this request */
-    char auth[300]; /* the Authorization header, if short enough to be ours */
+    admin_conn_t **op_conn; /* the `c` field of the Redis call in flight for this request, if any */
+    char auth[300];         /* the Authorization header, if short enough to be ours */
     size_t auth_len;
     bool auth_long, in_auth_field, in_auth_value, auth_next;
     uint32_t body_off, body_len;
@@ -39,7 +40,7 @@ typedef struct {
     int pending_closes;
     bool done, closing;
     char in[ADMIN_REQ_MAX_BYTES];
-} admin_conn_t;
+};
 
 static void ac_free(uv_handle_t *h) {
     admin_conn_t *c = h->data;
@@ -49,14 +50,12 @@ static void ac_free(uv_handle_t *h) {
     free(c);
 }
 
-static void op_orphan(room_op_t *op);
-
 static void ac_close(admin_conn_t *c) {
     if (c->closing)
         return;
     c->closing = true;
-    if (c->op)
-        op_orphan(c->op);
+    if (c->op_conn) /* the call's answer will find nobody */
+        *c->op_conn = NULL;
     gw_list_remove(&c->link);
     c->a->nconns--;
     c->pending_closes = 2;
@@ -181,10 +180,6 @@ struct room_op {
     json_t *live; /* the organiser's live settings (wr:{ROOM}:cfg), as strings */
 };
 
-static void op_orphan(room_op_t *op) {
-    op->c = NULL;
-}
-
 static const wr_room_cfg_t *find_room(const wr_config_t *cfg, const char *name, size_t len) {
     for (size_t i = 0; i < cfg->nrooms; i++)
         if (strlen(cfg->rooms[i].name) == len && memcmp(cfg->rooms[i].name, name, len) == 0)
@@ -217,7 +212,7 @@ static void room_answer(room_op_t *op) {
         free(op);
         return;
     }
-    c->op = NULL;
+    c->op_conn = NULL;
     if (op->failed) {
         json_decref(op->ctl);
         json_decref(op->live);
@@ -346,11 +341,11 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only)
         return;
     }
     op->c = c;
+    c->op_conn = &op->c;
     op->room = room;
     op->head_only = head_only;
     op->inventory = -1;
     op->pending = 2;
-    c->op = op;
     char keys[8][96];
     static const char *const names[] = {"seq",    "boundary", "left", "admitted",
                                         "active", "rejoin",   "sig",  "cfg"};
@@ -419,7 +414,7 @@ static void on_log(wr_redis_t *redis, const redisReply *rep, void *arg) {
         free(lo);
         return;
     }
-    c->op = NULL;
+    c->op_conn = NULL;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         free(lo);
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the audit stream cannot be read");
@@ -498,7 +493,7 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
         lo->limit = LOG_PAGE_MAX;
     lo->head_only = head_only;
     lo->c = c;
-    c->op = (room_op_t *)lo; /* orphaned like a room read: c is its first member */
+    c->op_conn = &lo->c;
     char key[96], start[56], count[16];
     snprintf(key, sizeof key, "wr:{%s}:log", room->name);
     snprintf(start, sizeof start, "%s%s", after[0] ? "(" : "", after[0] ? after : "-");
@@ -558,7 +553,7 @@ static void on_configured(wr_redis_t *redis, const redisReply *rep, void *arg) {
     free(po);
     if (!c)
         return;
-    c->op = NULL;
+    c->op_conn = NULL;
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
@@ -676,8 +671,8 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         return;
     }
     po->c = c;
+    c->op_conn = &po->c;
     po->room = room;
-    c->op = (room_op_t *)po; /* orphaned like a read if the client goes away: c is its first member */
     wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 3, 6 + n, argv, NULL);
     json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
