@@ -1,4 +1,5 @@
 """A minimal RESP2 client (standard library only) for tests that talk to redis-server directly."""
+import os
 import shutil
 import socket
 import subprocess
@@ -86,3 +87,25 @@ class RedisServer:
         self.proc.terminate()
         self.proc.wait(10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class LuaRoom:
+    """A room's scripts (common/lua) loaded into a Redis, called with the room's keys: ev("join",
+    ["seq", ...], [args]) runs EVALSHA with wr:{NAME}:seq, ... The tests' subclasses add one method
+    per script."""
+    LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "lua")
+
+    def __init__(self, r, name, scripts):
+        self.r, self.name = r, name
+        self.sha = {n: r.call("SCRIPT", "LOAD", self.source(n)).decode() for n in scripts}
+
+    @classmethod
+    def source(cls, script):
+        with open(os.path.join(cls.LUA, script + ".lua")) as f:
+            return f.read()
+
+    def k(self, what):
+        return "wr:{%s}:%s" % (self.name, what)
+
+    def ev(self, name, keys, args):
+        return self.r.call("EVALSHA", self.sha[name], len(keys), *[self.k(x) for x in keys], *args)

@@ -16,10 +16,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Gateway, Origin, Visitor  # noqa: E402
-from resp import RedisServer  # noqa: E402
+from resp import LuaRoom, RedisServer  # noqa: E402
 
 HERE = os.path.dirname(__file__)
-LUA = os.path.join(HERE, "..", "..", "common", "lua")
 VERIFY = os.path.join(HERE, "..", "..", "scripts", "verify-shuffle")
 MAXLEN = 100000
 
@@ -28,19 +27,9 @@ def rank(seed, visitor):
     return hashlib.sha1((seed + visitor).encode()).hexdigest()
 
 
-class Draw:
+class Draw(LuaRoom):
     def __init__(self, r, name):
-        self.r, self.name = r, name
-        self.sha = {}
-        for n in ("schedule", "prequeue", "open", "join"):
-            with open(os.path.join(LUA, n + ".lua")) as f:
-                self.sha[n] = r.call("SCRIPT", "LOAD", f.read()).decode()
-
-    def k(self, what):
-        return "wr:{%s}:%s" % (self.name, what)
-
-    def ev(self, name, keys, args):
-        return self.r.call("EVALSHA", self.sha[name], len(keys), *[self.k(x) for x in keys], *args)
+        super().__init__(r, name, ("schedule", "prequeue", "open", "join"))
 
     def schedule(self, seed):
         commitment = hashlib.sha256(bytes.fromhex(seed)).hexdigest()

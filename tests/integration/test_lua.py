@@ -8,9 +8,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from resp import RedisError, RedisServer  # noqa: E402
+from resp import LuaRoom, RedisError, RedisServer  # noqa: E402
 
-LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua")
 MAXLEN = 100000
 ABANDON_MS = 60000
 CLAIM_MS = 120000
@@ -18,24 +17,15 @@ SESSION_MS = 600000
 
 
 def script(name):
-    with open(os.path.join(LUA, name + ".lua")) as f:
-        return f.read()
+    return LuaRoom.source(name)
 
 
-class Room:
+class Room(LuaRoom):
     """Calls the scripts with the key layout of common/lua/README.md."""
 
     def __init__(self, r, name):
-        self.r, self.name = r, name
-        self.sha = {n: r.call("SCRIPT", "LOAD", script(n)).decode()
-                    for n in ("join", "leave", "admit", "claim", "release", "view", "extend")}
+        super().__init__(r, name, ("join", "leave", "admit", "claim", "release", "view", "extend"))
         self.tick = 0
-
-    def k(self, what):
-        return "wr:{%s}:%s" % (self.name, what)
-
-    def ev(self, name, keys, args):
-        return self.r.call("EVALSHA", self.sha[name], len(keys), *[self.k(x) for x in keys], *args)
 
     def join(self, visitor, now, want=0):
         return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, now, "gw1", want, MAXLEN])
