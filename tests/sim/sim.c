@@ -178,6 +178,17 @@ sim_totals_t sim_run(const sim_scenario_t *s, double every_s, sim_row_cb cb, voi
     return tot;
 }
 
+void sim_keep(const sim_row_t *r, void *arg) {
+    sim_samples_t *s = arg;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 512;
+        s->x = realloc(s->x, (size_t)s->cap * sizeof *s->x);
+        if (!s->x)
+            abort();
+    }
+    s->x[s->n++] = (sim_sample_t){r->t_s, r->load, r->errors, r->capacity};
+}
+
 sim_figures_t sim_figures(const sim_scenario_t *s, const sim_sample_t *x, int n, double from_s, double to_s) {
     sim_figures_t f = {.settle_s = -1, .last_5xx_s = -1};
     double best = sim_best_load(s, capacity_at(s, to_s - 1e-6));

@@ -78,6 +78,14 @@ typedef struct {
     double t_s, load, errors, capacity;
 } sim_sample_t;
 
+/* The load samples of a run, collected by sim_keep (a sim_row_cb: pass a zeroed sim_samples_t); the
+ * caller frees x. */
+typedef struct {
+    sim_sample_t *x;
+    int n, cap;
+} sim_samples_t;
+void sim_keep(const sim_row_t *row, void *samples);
+
 /* Figures over samples (one per second) between from_s and to_s, against the best load for the
  * capacity in force at to_s. */
 sim_figures_t sim_figures(const sim_scenario_t *s, const sim_sample_t *samples, int n, double from_s,

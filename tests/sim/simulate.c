@@ -7,26 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    sim_sample_t *x;
-    int n, cap;
-} samples_t;
-
 static void row(const sim_row_t *r, void *arg) {
-    samples_t *s = arg;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 1024;
-        s->x = realloc(s->x, (size_t)s->cap * sizeof *s->x);
-        if (!s->x)
-            exit(1);
-    }
-    s->x[s->n++] = (sim_sample_t){r->t_s, r->load, r->errors, r->capacity};
+    sim_keep(r, arg);
     printf("%.2f,%.0f,%.1f,%.1f,%.1f,%.1f,%.1f,%.0f,%.0f,%llu,%s\n", r->t_s, r->capacity, r->load, r->errors,
            r->p99_ms, r->rate, r->limit, r->active, r->in_system, (unsigned long long)r->admitted_total,
            r->reason);
 }
 
-static void figures(const char *what, const sim_scenario_t *s, const samples_t *x, double from, double to) {
+static void figures(const char *what, const sim_scenario_t *s, const sim_samples_t *x, double from,
+                    double to) {
     sim_figures_t f = sim_figures(s, x->x, x->n, from, to);
     printf("# %s best_load %.1f settle_s %.1f max_dev_after %.3f overshoot %.3f last_5xx_after_s %.1f "
            "errors %.0f\n",
@@ -39,7 +28,7 @@ int main(int argc, char **argv) {
     sim_scenario_t s = !strcmp(which, "drop")    ? sim_adaptive_drop()
                        : !strcmp(which, "fixed") ? sim_fixed_600()
                                                  : sim_adaptive_steady();
-    samples_t x = {0};
+    sim_samples_t x = {0};
     printf("t_s,capacity,load,errors_per_s,p99_ms,rate_per_min,limit,active,in_system,admitted,reason\n");
     sim_totals_t tot = sim_run(&s, 1.0, row, &x);
     printf("# scenario %s\n# admitted %llu max_in_system %llu no_shows %llu\n", s.name,

@@ -128,27 +128,13 @@ static void test_no_signal_holds(void **state) {
     assert_true(d.rate_per_minute <= 60.0 + 1e-9);
 }
 
-typedef struct {
-    sim_sample_t *x;
-    int n, cap;
-} samples_t;
-
-static void keep(const sim_row_t *r, void *arg) {
-    samples_t *s = arg;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 512;
-        s->x = realloc(s->x, (size_t)s->cap * sizeof *s->x);
-    }
-    s->x[s->n++] = (sim_sample_t){r->t_s, r->load, r->errors, r->capacity};
-}
-
 /* C = 200 req/s: the load settles within ±10 % of the largest load that keeps p99 under the target
  * within 60 s, and stays within ±15 % after. */
 static void test_adaptive_settles(void **state) {
     (void)state;
     sim_scenario_t s = sim_adaptive_steady();
-    samples_t x = {0};
-    sim_run(&s, 1.0, keep, &x);
+    sim_samples_t x = {0};
+    sim_run(&s, 1.0, sim_keep, &x);
     sim_figures_t f = sim_figures(&s, x.x, x.n, 0, s.duration_s);
     printf(
         "adaptive C=200: best load %.1f req/s, settled in %.0f s, then within %.1f %%, overshoot %.1f %%\n",
@@ -164,8 +150,8 @@ static void test_adaptive_settles(void **state) {
 static void test_adaptive_capacity_drop_and_recovery(void **state) {
     (void)state;
     sim_scenario_t s = sim_adaptive_drop();
-    samples_t x = {0};
-    sim_run(&s, 1.0, keep, &x);
+    sim_samples_t x = {0};
+    sim_run(&s, 1.0, sim_keep, &x);
     sim_figures_t drop = sim_figures(&s, x.x, x.n, 120, 240);
     sim_figures_t up = sim_figures(&s, x.x, x.n, 240, 400);
     printf("drop 200->100: 5xx stopped after %.0f s, settled in %.0f s (best %.1f)\n", drop.last_5xx_s - 120,
