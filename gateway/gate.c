@@ -203,17 +203,22 @@ static bool try_token(const char *v, size_t len, void *arg) {
 }
 
 /* A cookie value is one token, or several (one per room) joined by '.': each is tried. */
-static bool try_tokens(const char *v, size_t len, void *arg) {
+/* Calls fn for each '.'-separated piece of a cookie value (one token per room), until it returns true. */
+static bool each_piece(const char *v, size_t len, bool (*fn)(const char *, size_t, void *), void *arg) {
     size_t i = 0;
     while (i <= len) {
         size_t end = i;
         while (end < len && v[end] != '.')
             end++;
-        if (try_token(v + i, end - i, arg))
+        if (fn(v + i, end - i, arg))
             return true;
         i = end + 1;
     }
     return false;
+}
+
+static bool try_tokens(const char *v, size_t len, void *arg) {
+    return each_piece(v, len, try_token, arg);
 }
 
 static bool find_token(gw_conn_t *c, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
@@ -238,7 +243,8 @@ typedef struct {
     int tries;                    /* pieces looked at: bounded like find_t's */
 } collect_t;
 
-static bool collect_piece(const char *v, size_t len, collect_t *k) {
+static bool collect_piece(const char *v, size_t len, void *arg) {
+    collect_t *k = arg;
     const wr_config_t *cfg = k->c->w->cfg;
     if (len != WR_TOKEN_TEXT_BYTES || k->jar->len + len + 1 > sizeof k->jar->text ||
         ++k->tries > GW_JAR_TOKENS * 2)
@@ -267,15 +273,7 @@ static bool collect_piece(const char *v, size_t len, collect_t *k) {
 }
 
 static bool collect_value(const char *v, size_t len, void *arg) {
-    size_t i = 0;
-    while (i <= len) {
-        size_t end = i;
-        while (end < len && v[end] != '.')
-            end++;
-        collect_piece(v + i, end - i, arg);
-        i = end + 1;
-    }
-    return false;
+    return each_piece(v, len, collect_piece, arg);
 }
 
 /* The other rooms' valid tokens in the request's cookie of this type (none in a one-room deployment). */
