@@ -657,8 +657,11 @@ bool gw_gate_request(gw_conn_t *c, const wr_room_cfg_t *cfg, const gw_hdrs_t *hs
             if (state != WR_ROOM_SCHEDULED && fresh && connected)
                 run_op(c, hs, r, OP_JOIN, &rp, &tok);
             else if (state == WR_ROOM_SCHEDULED && connected && r->commitment[0] &&
-                     (tok.max_until != 1 || tok.issued_at < r->scheduled_s))
-                run_op(c, hs, r, OP_PREJOIN, &rp, &tok); /* provisional, or Redis lost the pre-queue */
+                     (tok.max_until != 1 || tok.issued_at <= r->scheduled_s))
+                /* provisional, or pre-queued under a seed Redis has since lost: tokens carry whole
+                 * seconds, so one issued in the new seed's second is put in again too (prequeue.lua
+                 * does nothing twice, and the re-issued token soon postdates the seed) */
+                run_op(c, hs, r, OP_PREJOIN, &rp, &tok);
             else
                 answer_waiting(c, r, &rp);
             return true;
