@@ -17,7 +17,10 @@ typedef struct {
     int argc;
     const char **argv;
     size_t *lens;
+    uint64_t sent_ns; /* uv_hrtime() when sent, for the latency histogram */
 } pending_t;
+
+#define STAT_INC(r, f) atomic_fetch_add_explicit(&(r)->stats->f, 1, memory_order_relaxed)
 
 static void connect_now(wr_redis_t *r);
 static void schedule_reconnect(wr_redis_t *r);
@@ -92,7 +95,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
                 ac->errstr[0] ? ac->errstr : "closed");
     if (was && r->on_state)
         r->on_state(r, false, r->state_arg);
-    r->reconnects++;
+    STAT_INC(r, reconnects);
     schedule_reconnect(r);
 }
 
@@ -129,6 +132,7 @@ int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t por
     r->on_state = on_state;
     r->state_arg = state_arg;
     r->backoff_ms = WR_REDIS_BACKOFF_MIN_MS;
+    r->stats = &r->own;
     int rc = uv_timer_init(loop, &r->timer);
     if (rc < 0)
         return rc;
@@ -154,10 +158,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         p->argv[1] = s->source;
         p->lens[1] = strlen(s->source);
         p->script = -1;
-        r->commands++;
+        STAT_INC(r, commands);
         if (redisAsyncCommandArgv(ac, on_reply, p, p->argc, p->argv, p->lens) == REDIS_OK)
             return;
         rep = NULL;
+        STAT_INC(r, unavailable);
+    } else if (!rep) {
+        STAT_INC(r, lost);
+    } else {
+        wr_histo_observe(&r->stats->latency, (uv_hrtime() - p->sent_ns) / 1000);
+        if (rep->type == REDIS_REPLY_ERROR)
+            STAT_INC(r, errors);
     }
     p->cb(r, rep, p->arg);
     pending_free(p);
@@ -177,27 +188,33 @@ static pending_t *pending_new(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, in
     return p;
 }
 
+static void send_pending(wr_redis_t *r, pending_t *p, int argc, const char **argv, const size_t *lens) {
+    STAT_INC(r, commands);
+    p->sent_ns = uv_hrtime();
+    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+        wr_redis_reply_cb cb = p->cb;
+        void *arg = p->arg;
+        pending_free(p);
+        STAT_INC(r, unavailable);
+        cb(r, NULL, arg);
+    }
+}
+
 void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv,
                    const size_t *lens) {
-    if (!r->connected || !r->ac) {
-        cb(r, NULL, arg);
-        return;
-    }
-    pending_t *p = pending_new(r, cb, arg, 0);
+    pending_t *p = r->connected && r->ac ? pending_new(r, cb, arg, 0) : NULL;
     if (!p) {
+        STAT_INC(r, unavailable);
         cb(r, NULL, arg);
         return;
     }
-    r->commands++;
-    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
-        pending_free(p);
-        cb(r, NULL, arg);
-    }
+    send_pending(r, p, argc, argv, lens);
 }
 
 void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                    const char **argv, const size_t *lens) {
     if (!r->connected || !r->ac || script >= r->nscripts) {
+        STAT_INC(r, unavailable);
         cb(r, NULL, arg);
         return;
     }
@@ -209,6 +226,7 @@ void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg
     int n = argc + 3;
     pending_t *p = malloc(sizeof *p + (size_t)n * (sizeof(char *) + sizeof(size_t)) + bytes + 24);
     if (!p) {
+        STAT_INC(r, unavailable);
         cb(r, NULL, arg);
         return;
     }
@@ -237,11 +255,7 @@ void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg
         p->lens[3 + i] = len;
         data += len;
     }
-    r->commands++;
-    if (redisAsyncCommandArgv(r->ac, on_reply, p, p->argc, p->argv, p->lens) != REDIS_OK) {
-        pending_free(p);
-        cb(r, NULL, arg);
-    }
+    send_pending(r, p, p->argc, p->argv, p->lens);
 }
 
 void wr_redis_close(wr_redis_t *r) {

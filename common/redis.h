@@ -9,6 +9,8 @@
 #ifndef WR_REDIS_H
 #define WR_REDIS_H
 
+#include "common/histo.h"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
@@ -24,6 +26,16 @@ typedef struct wr_redis wr_redis_t;
 
 typedef void (*wr_redis_reply_cb)(wr_redis_t *r, const redisReply *reply, void *arg);
 typedef void (*wr_redis_state_cb)(wr_redis_t *r, bool up, void *arg);
+
+/* What a connection did, for /metrics: written by the connection's loop, read by any thread. */
+typedef struct {
+    wr_histo_t latency;           /* command sent -> reply (an error reply too) */
+    _Atomic uint64_t commands;    /* sent (a NOSCRIPT re-send counts again) */
+    _Atomic uint64_t errors;      /* error replies, other than a NOSCRIPT that was re-sent */
+    _Atomic uint64_t lost;        /* sent, but the connection was lost before the reply */
+    _Atomic uint64_t unavailable; /* not sent: not connected (or out of memory) */
+    _Atomic uint64_t reconnects;  /* connections lost */
+} wr_redis_stats_t;
 
 typedef struct {
     const char *name;
@@ -44,8 +56,8 @@ struct wr_redis {
     size_t nscripts;
     wr_redis_state_cb on_state;
     void *state_arg;
-    uint64_t commands; /* sent, for metrics and the "commands per poll" benchmark */
-    uint64_t reconnects;
+    wr_redis_stats_t own;    /* where stats points unless the caller moves it */
+    wr_redis_stats_t *stats; /* may point into the caller's metrics (set after wr_redis_init) */
 };
 
 /* Starts connecting; returns 0 (connection happens in the background) or a negative error. */

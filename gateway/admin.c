@@ -770,7 +770,9 @@ static void handle(admin_conn_t *c) {
     int n = a->nworkers < 256 ? a->nworkers : 256;
     for (int i = 0; i < n; i++)
         ms[i] = &a->workers[i].metrics;
-    long len = buf ? gw_metrics_render(ms, n, a->nworkers, a->cfg, buf, ADMIN_RESP_MAX_BYTES) : -1;
+    long len = buf ? gw_metrics_render(ms, n, a->nworkers, a->cfg, a->redis_on ? a->redis.stats : NULL, buf,
+                                       ADMIN_RESP_MAX_BYTES)
+                   : -1;
     if (len < 0)
         json_error(c, 500, "Internal Server Error", "metrics rendering failed");
     else

@@ -10,18 +10,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-const double gw_latency_bounds_ms[GW_LATENCY_BUCKETS] = {1,   2.5, 5,    10,   25,   50,    100,
-                                                         250, 500, 1000, 2500, 5000, 10000, 30000};
-
-void gw_metrics_observe_latency(gw_metrics_t *m, uint64_t us) {
-    int i = 0;
-    while (i < GW_LATENCY_BUCKETS && (double)us > gw_latency_bounds_ms[i] * 1000.0)
-        i++;
-    GW_INC(m, upstream_latency_bucket[i]);
-    GW_ADD(m, upstream_latency_sum_us, us);
-    GW_INC(m, upstream_latency_count);
-}
-
 typedef struct {
     char *buf;
     size_t size, len;
@@ -53,6 +41,49 @@ static uint64_t sum_at(gw_metrics_t *const *w, int n, size_t offset) {
 
 static void metric(out_t *o, const char *name, const char *type, const char *help, uint64_t v) {
     put(o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
+/* The histogram lines go through a wr_buf_t over what is left of o's buffer. */
+static void histo(out_t *o, const char *name, const char *labels, const wr_histo_snap_t *s) {
+    if (o->overflow)
+        return;
+    wr_buf_t b = wr_buf_init(o->buf + o->len, o->size - o->len);
+    wr_histo_render(&b, name, labels, s);
+    if (b.failed)
+        o->overflow = 1;
+    else
+        o->len += b.len;
+}
+
+static void redis_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_redis_stats_t *admin) {
+    wr_histo_snap_t lat = {0};
+    uint64_t v[5] = {0};
+    for (int i = 0; i <= n; i++) {
+        const wr_redis_stats_t *r = i < n ? &w[i]->redis : admin;
+        if (!r)
+            continue;
+        wr_histo_add(&lat, &r->latency);
+        v[0] += atomic_load_explicit(&r->commands, memory_order_relaxed);
+        v[1] += atomic_load_explicit(&r->errors, memory_order_relaxed);
+        v[2] += atomic_load_explicit(&r->lost, memory_order_relaxed);
+        v[3] += atomic_load_explicit(&r->unavailable, memory_order_relaxed);
+        v[4] += atomic_load_explicit(&r->reconnects, memory_order_relaxed);
+    }
+    put(o, "# HELP waitroom_gateway_redis_latency_seconds Redis command sent to reply received (all rooms "
+           "share the connection; the admin listener's calls included).\n"
+           "# TYPE waitroom_gateway_redis_latency_seconds histogram\n");
+    histo(o, "waitroom_gateway_redis_latency_seconds", "", &lat);
+    metric(o, "waitroom_gateway_redis_commands_total", "counter", "Redis commands sent.", v[0]);
+    put(o,
+        "# HELP waitroom_gateway_redis_errors_total Redis commands that failed, by kind: error (an error "
+        "reply), lost (the connection went before the reply), unavailable (not sent: no connection).\n"
+        "# TYPE waitroom_gateway_redis_errors_total counter\n"
+        "waitroom_gateway_redis_errors_total{kind=\"error\"} %" PRIu64 "\n"
+        "waitroom_gateway_redis_errors_total{kind=\"lost\"} %" PRIu64 "\n"
+        "waitroom_gateway_redis_errors_total{kind=\"unavailable\"} %" PRIu64 "\n",
+        v[1], v[2], v[3]);
+    metric(o, "waitroom_gateway_redis_reconnects_total", "counter", "Redis connections lost (and retried).",
+           v[4]);
 }
 
 static uint64_t room_sum(gw_metrics_t *const *w, int n, size_t room, size_t offset, bool max) {
@@ -128,10 +159,20 @@ static void room_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_confi
         put(o, "waitroom_room_controller_rate_per_minute{room=\"%s\",mode=\"%s\"} %.3f\n", cfg->rooms[r].name,
             cfg->rooms[r].mode == WR_MODE_ADAPTIVE ? "adaptive" : "fixed",
             (double)room_sum(w, n, r, offsetof(gw_room_metrics_t, rate_milli), true) / 1000.0);
+    put(o, "# HELP waitroom_room_origin_latency_seconds Origin response time (request sent to response head) "
+           "for admitted visitors' requests.\n# TYPE waitroom_room_origin_latency_seconds histogram\n");
+    for (size_t r = 0; r < nrooms; r++) {
+        wr_histo_snap_t s = {0};
+        for (int i = 0; i < n; i++)
+            wr_histo_add(&s, &w[i]->rooms[r].origin_latency);
+        char labels[160];
+        snprintf(labels, sizeof labels, "room=\"%s\"", cfg->rooms[r].name);
+        histo(o, "waitroom_room_origin_latency_seconds", labels, &s);
+    }
 }
 
 long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, const wr_config_t *cfg,
-                       char *buf, size_t size) {
+                       const wr_redis_stats_t *admin_redis, char *buf, size_t size) {
     out_t o = {.buf = buf, .size = size};
     metric(&o, "waitroom_gateway_workers", "gauge", "Worker event loops in this process.",
            (uint64_t)workers_configured);
@@ -152,18 +193,10 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, co
            SUM(client_timeouts));
     put(&o, "# HELP waitroom_gateway_upstream_latency_seconds Time from request sent to response head "
             "received.\n# TYPE waitroom_gateway_upstream_latency_seconds histogram\n");
-    uint64_t cum = 0;
-    for (int b = 0; b <= GW_LATENCY_BUCKETS; b++) {
-        cum += SUM(upstream_latency_bucket[b]);
-        if (b < GW_LATENCY_BUCKETS)
-            put(&o, "waitroom_gateway_upstream_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                gw_latency_bounds_ms[b] / 1000.0, cum);
-        else
-            put(&o, "waitroom_gateway_upstream_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-    }
-    put(&o, "waitroom_gateway_upstream_latency_seconds_sum %.6f\n",
-        (double)SUM(upstream_latency_sum_us) / 1e6);
-    put(&o, "waitroom_gateway_upstream_latency_seconds_count %" PRIu64 "\n", SUM(upstream_latency_count));
+    wr_histo_snap_t up = {0};
+    for (int i = 0; i < n; i++)
+        wr_histo_add(&up, &w[i]->upstream_latency);
+    histo(&o, "waitroom_gateway_upstream_latency_seconds", "", &up);
     metric(&o, "waitroom_gateway_upstream_connects_total", "counter", "New connections opened to the origin.",
            SUM(upstream_connects));
     metric(&o, "waitroom_gateway_upstream_connect_errors_total", "counter",
@@ -197,6 +230,7 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, co
     metric(&o, "waitroom_gateway_fail_open_passes_total", "counter",
            "Requests let through to the origin unqueued because Redis was unreachable and fail_open is on.",
            SUM(fail_open_passes));
+    redis_metrics(&o, w, n, admin_redis);
     room_metrics(&o, w, n, cfg);
     return o.overflow ? -1 : (long)o.len;
 }

@@ -288,7 +288,7 @@ static int on_head(gw_upstream_t *u) {
     gw_hdr_trim_values(u->blk->in, u->blk->hdrs, u->nhdrs);
     uint64_t latency_us = u->sent_at_us ? uv_hrtime() / 1000 - u->sent_at_us : 0;
     if (u->sent_at_us)
-        gw_metrics_observe_latency(&w->metrics, latency_us);
+        wr_histo_observe(&w->metrics.upstream_latency, latency_us);
     if (llhttp_message_needs_eof(&u->parser))
         c->keep_alive = 0; /* body ends when the origin closes: so must we */
     if (c->http10 && (u->parser.flags & F_CHUNKED)) {

@@ -254,8 +254,12 @@ void gw_room_signal(gw_room_t *r, int status, uint64_t latency_us, bool timeout)
     } else {
         r->sig.ok++;
     }
-    if (latency_us)
+    if (latency_us) {
         wr_sig_add_latency(&r->sig, latency_us);
+        gw_room_metrics_t *m = gw_room_metrics(r);
+        if (m)
+            wr_histo_observe(&m->origin_latency, latency_us);
+    }
 }
 
 void gw_room_inventory(gw_room_t *r, int64_t left, uint64_t now_ms) {
@@ -353,6 +357,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
     rs->timer.data = rs;
     int rc = wr_redis_init(&rs->redis, loop, cfg->redis.host, cfg->redis.port, rs->scripts, WR_LUA_COUNT,
                            on_redis_state, rs);
+    if (metrics)
+        rs->redis.stats = &metrics->redis;
     if (rc < 0) {
         uv_close((uv_handle_t *)&rs->timer, NULL);
         free(rs->rooms);

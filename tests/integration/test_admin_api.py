@@ -49,8 +49,9 @@ class AdminApi(unittest.TestCase):
 
     def test_room_reads(self):
         gw = self.gateway()
-        for _ in range(5):
-            Visitor(gw.port).get("/checkout", json_=True)
+        visitors = [Visitor(gw.port) for _ in range(5)]
+        for v in visitors:
+            v.get("/checkout", json_=True)
         st, h, doc = get_json(gw.admin_port, "/v1/rooms")
         self.assertEqual(st, 200)
         self.assertEqual(h["content-type"], "application/json")
@@ -79,10 +80,32 @@ class AdminApi(unittest.TestCase):
         self.assertLessEqual(abs(int(doc["admitted_last_minute"]) - doc["boundary"]), 2)  # a tick may be mid-way
         self.assertIn(doc["controller"]["reason"], ("ok", "no_demand"))
         self.assertTrue(doc["origin"]["fresh"])  # the gateway publishes its signals
+        # the first visitor (admitted) reaches the origin, once the gateway's view has the new boundary:
+        # the room's origin latency histogram counts both answers
+        deadline = time.time() + 5
+        while time.time() < deadline and b"slow done" not in visitors[0].get("/checkout/slow/5").body:
+            time.sleep(0.1)
+        self.assertIn(b"slow done", visitors[0].get("/checkout/slow/5").body)
         # the per-room Prometheus metrics
         time.sleep(0.5)
         text = http_get(gw.admin_port, "/metrics")[2].decode()
         metrics = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        self.assertIn("# TYPE waitroom_room_origin_latency_seconds histogram", text)
+        self.assertEqual(metrics['waitroom_room_origin_latency_seconds_count{room="sale"}'], "2")
+        self.assertEqual(metrics['waitroom_room_origin_latency_seconds_bucket{room="sale",le="+Inf"}'], "2")
+        self.assertEqual(metrics['waitroom_room_origin_latency_seconds_bucket{room="sale",le="30"}'], "2")
+        self.assertEqual(metrics['waitroom_room_origin_latency_seconds_bucket{room="sale",le="0.001"}'], "0")  # 5 ms
+        self.assertEqual(metrics['waitroom_room_origin_latency_seconds_count{room="quiet"}'], "0")
+        self.assertGreater(float(metrics['waitroom_room_origin_latency_seconds_sum{room="sale"}']), 0)
+        buckets = [int(v) for k, v in metrics.items() if k.startswith('waitroom_room_origin_latency_seconds_bucket{room="sale"')]
+        self.assertEqual(buckets, sorted(buckets))  # cumulative
+        self.assertEqual(metrics['waitroom_room_origin_requests_total{room="sale"}'], "2")
+        # Redis: the workers' and the admin listener's commands, timed; no failures yet
+        redis_count = int(metrics["waitroom_gateway_redis_latency_seconds_count"])
+        self.assertGreater(redis_count, 10)  # view refreshes every 200 ms, joins, the API's reads
+        self.assertGreaterEqual(int(metrics["waitroom_gateway_redis_commands_total"]), redis_count)
+        for kind in ("error", "lost", "unavailable"):
+            self.assertEqual(metrics['waitroom_gateway_redis_errors_total{kind="%s"}' % kind], "0", kind)
         self.assertEqual(metrics['waitroom_room_joins_total{room="sale"}'], "5")
         self.assertGreaterEqual(int(metrics['waitroom_room_polls_total{room="sale"}']), 5)
         self.assertEqual(int(metrics['waitroom_room_last_serial{room="sale"}']), 5)
@@ -114,6 +137,10 @@ class AdminApi(unittest.TestCase):
         st, _, err = get_json(gw.admin_port, "/v1/rooms/sale")
         self.assertEqual(st, 503)
         self.assertIn("Redis", err["error"])
+        text = http_get(gw.admin_port, "/metrics")[2].decode()
+        metrics = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        self.assertEqual(metrics["waitroom_gateway_redis_connected"], "0")
+        self.assertGreaterEqual(int(metrics["waitroom_gateway_redis_reconnects_total"]), 2)  # worker + admin
 
     def test_token_for_reads(self):
         gw = self.gateway("admin_reads = token\n")

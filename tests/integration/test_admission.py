@@ -141,6 +141,10 @@ class Admission(unittest.TestCase):
         self.assertIn("# TYPE waitroom_admission_no_shows_total counter",
                       http_get(a.metrics_port, "/metrics")[2].decode())
         self.assertGreater(ma["waitroom_admission_last_tick_timestamp_seconds"], time.time() - 5)
+        self.assertGreater(ma["waitroom_admission_redis_latency_seconds_count"], 4)  # lease, counts, admit
+        self.assertEqual(ma['waitroom_admission_redis_latency_seconds_bucket{le="+Inf"}'],
+                         ma["waitroom_admission_redis_latency_seconds_count"])
+        self.assertEqual(ma['waitroom_admission_redis_errors_total{kind="error"}'], 0)
         self.assertEqual(http_get(a.metrics_port, "/other")[0], 404)
         # the leader dies: b takes over within one lease time and admission goes on
         a.proc.kill()
