@@ -118,6 +118,14 @@ static wr_ctl_cfg_t ctl_cfg(const wr_room_cfg_t *r, uint64_t now_ms) {
 
 /* The organiser's live settings (wr:{ROOM}:cfg, written by PATCH /v1/rooms/NAME) over the file's. */
 static void apply_overrides(room_t *r, const redisReply *h, wr_ctl_cfg_t *c, uint64_t now_ms) {
+    int64_t open_at = r->cfg->open_at; /* the opening time in force: a live one first */
+    bool scheduled = r->cfg->state == WR_ROOM_SCHEDULED;
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (h->element[i]->type == REDIS_REPLY_STRING && h->element[i + 1]->type == REDIS_REPLY_STRING &&
+            !strcmp(h->element[i]->str, "open_at"))
+            open_at = strtoll(h->element[i + 1]->str, NULL, 10);
+    if (scheduled)
+        c->paused = (int64_t)(now_ms / 1000) < open_at;
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *k = h->element[i], *v = h->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
@@ -125,7 +133,7 @@ static void apply_overrides(room_t *r, const redisReply *h, wr_ctl_cfg_t *c, uin
         double d = strtod(v->str, NULL);
         if (!strcmp(k->str, "state")) {
             c->paused = !strcmp(v->str, "paused") ||
-                        (!strcmp(v->str, "scheduled") && (int64_t)(now_ms / 1000) < r->cfg->open_at);
+                        (!strcmp(v->str, "scheduled") && (int64_t)(now_ms / 1000) < open_at);
             c->sold_out = !strcmp(v->str, "sold_out");
             if (!strcmp(v->str, "open"))
                 r->sold_out_set = false; /* reopened: a later zero counts again */

@@ -2,7 +2,7 @@
  *
  *   wrctl [-c FILE | --admin HOST:PORT --token-file FILE] [--json] COMMAND ...
  *     status [ROOM]                      rooms, or one room live
- *     set ROOM key=value ...             rate_per_minute=600 max_active=500 mode=adaptive ...
+ *     set ROOM key=value ...             rate_per_minute=600 max_active=500 mode=adaptive open_at=... ...
  *     pause|resume|sold-out|open ROOM    the room's state (resume = open)
  *     log ROOM [--visitor ID] [--limit N]
  *     reconcile ROOM                     the sale's books from the audit stream
@@ -388,6 +388,7 @@ static const char usage[] =
     "usage: wrctl [-c FILE | --admin HOST:PORT --token-file FILE] [--json] COMMAND\n"
     "  status [ROOM]                    rooms, or one room live\n"
     "  set ROOM key=value ...           e.g. rate=600 max_active=500 mode=adaptive inventory_remaining=120\n"
+    "                                   session_ttl=300 open_at=2026-12-01T18:00:00Z (scheduled rooms)\n"
     "  pause|resume|sold-out|open ROOM  change the room's state\n"
     "  log ROOM [--visitor ID]          the room's audit trail\n"
     "  reconcile ROOM                   the sale's books; who the origin failed and did not complete\n"

@@ -193,10 +193,12 @@ static json_t *room_config_json(const wr_room_cfg_t *r) {
         json_array_append_new(paths, json_string(r->paths[i]));
     for (size_t i = 0; i < r->nhosts; i++)
         json_array_append_new(hosts, json_string(r->hosts[i]));
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I}", "name", r->name, "state",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:o, s:I}", "name", r->name, "state",
                      wr_room_state_name(r->state), "mode", r->mode == WR_MODE_ADAPTIVE ? "adaptive" : "fixed",
                      "paths", paths, "hosts", hosts, "rate_per_minute", (json_int_t)r->rate_per_minute,
-                     "max_active", (json_int_t)r->max_active);
+                     "max_active", (json_int_t)r->max_active, "open_at",
+                     r->open_at > 0 ? json_integer(r->open_at) : json_null(), "session_ttl_s",
+                     (json_int_t)r->session_ttl_s);
 }
 
 static json_t *ctl_field(json_t *ctl, const char *k) {
@@ -229,7 +231,8 @@ static void room_answer(room_op_t *op) {
         const char *sv = json_string_value(lvv);
         if (!strcmp(lk, "state") || !strcmp(lk, "mode"))
             json_object_set_new(doc, lk, json_string(sv));
-        else if (!strcmp(lk, "max_active") || !strcmp(lk, "min_rate") || !strcmp(lk, "max_rate"))
+        else if (!strcmp(lk, "max_active") || !strcmp(lk, "min_rate") || !strcmp(lk, "max_rate") ||
+                 !strcmp(lk, "open_at") || !strcmp(lk, "session_ttl_s"))
             json_object_set_new(doc, lk, json_integer(strtoll(sv, NULL, 10)));
     }
     json_t *live_cfg_rate = op->live ? json_object_get(op->live, "rate_per_minute") : NULL;
@@ -558,11 +561,45 @@ static void on_configured(wr_redis_t *redis, const redisReply *rep, void *arg) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
     }
+    if (rep->integer < 0) {
+        json_error_field(c, 409, "Conflict", "the room has opened: its draw is done, nothing was changed",
+                         "open_at");
+        return;
+    }
     room_get(c, room, false); /* the answer is the room's new state */
 }
 
-/* Checks one field of a PATCH; on success writes its value as text. Returns an error message or NULL. */
-static const char *patch_field(const char *k, json_t *v, char *out, size_t cap) {
+/* open_at: unix seconds or an RFC 3339 time ("2026-12-01T18:00:00Z"), for a scheduled room, not long
+ * past (then the room opens at once) and within a year and a bit. */
+static const char *patch_open_at(const wr_room_cfg_t *room, json_t *v, char *out, size_t cap) {
+    if (room->state != WR_ROOM_SCHEDULED)
+        return "only a room configured with state = scheduled has an opening time";
+    int64_t at;
+    if (json_is_integer(v))
+        at = json_integer_value(v);
+    else if (!json_is_string(v) || wr_parse_rfc3339(json_string_value(v), &at) < 0)
+        return "must be unix seconds or an RFC 3339 time such as 2026-12-01T18:00:00Z";
+    int64_t now_s = wr_wall_ms() / 1000;
+    if (at < now_s - 60 || at > now_s + 400 * 86400)
+        return "must be from a minute ago to 400 days ahead";
+    snprintf(out, cap, "%lld", (long long)at);
+    return NULL;
+}
+
+/* Checks one field of a PATCH; on success writes its value as text and its stored name (the config
+ * key's). Returns an error message or NULL. */
+static const char *patch_field(const wr_room_cfg_t *room, const char *k, json_t *v, char *out, size_t cap,
+                               const char **name) {
+    *name = k;
+    if (!strcmp(k, "open_at"))
+        return patch_open_at(room, v, out, cap);
+    if (!strcmp(k, "session_ttl_s") || !strcmp(k, "session_ttl")) {
+        *name = "session_ttl_s";
+        if (!json_is_integer(v) || json_integer_value(v) < 10 || json_integer_value(v) > room->session_max_s)
+            return "must be whole seconds, from 10 to the room's session_max_s";
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+        return NULL;
+    }
     static const struct {
         const char *name;
         json_int_t max;
@@ -576,7 +613,8 @@ static const char *patch_field(const char *k, json_t *v, char *out, size_t cap) 
         if (!st)
             return "must be a string";
         if (!strcmp(st, "scheduled"))
-            return "scheduling (open_at and its fair draw) is set in the configuration file";
+            return "a room becomes scheduled in the configuration file (its fair draw starts there); "
+                   "open_at can be moved here";
         if (strcmp(st, "open") && strcmp(st, "paused") && strcmp(st, "sold_out") && strcmp(st, "closed"))
             return "must be one of open, paused, sold_out, closed";
         snprintf(out, cap, "%s", st);
@@ -621,20 +659,21 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 400, "Bad Request", "nothing to change (or too much at once)");
         return;
     }
-    char values[8][32], keys[3][96], now[24], who[80], maxlen[24];
-    const char *argv[6 + 16];
+    char values[8][32], keys[4][96], now[24], who[80], maxlen[24];
+    const char *argv[7 + 16];
     int n = 0;
     const char *k;
     json_t *v;
     json_object_foreach(doc, k, v) {
-        const char *err = patch_field(k, v, values[n / 2], sizeof values[0]);
+        const char *name;
+        const char *err = patch_field(room, k, v, values[n / 2], sizeof values[0], &name);
         if (err) {
             json_error_field(c, 400, "Bad Request", err, k);
             json_decref(doc);
             return;
         }
-        argv[6 + n] = k;
-        argv[6 + n + 1] = values[n / 2];
+        argv[7 + n] = name;
+        argv[7 + n + 1] = values[n / 2];
         n += 2;
     }
     json_t *lo = json_object_get(doc, "min_rate"), *hi = json_object_get(doc, "max_rate");
@@ -648,8 +687,8 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
     }
-    static const char *const names[] = {"cfg", "ctl", "log"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const names[] = {"cfg", "ctl", "log", "shuffle"};
+    for (int i = 0; i < 4; i++) {
         snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
         argv[i] = keys[i];
     }
@@ -661,9 +700,9 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
     snprintf(who, sizeof who, "admin:%s", ip);
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)room->log_max_entries);
-    argv[3] = now;
-    argv[4] = who;
-    argv[5] = maxlen;
+    argv[4] = now;
+    argv[5] = who;
+    argv[6] = maxlen;
     patch_op_t *po = calloc(1, sizeof *po);
     if (!po) {
         json_decref(doc);
@@ -673,7 +712,7 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     po->c = c;
     c->op_conn = &po->c;
     po->room = room;
-    wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 3, 6 + n, argv, NULL);
+    wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 4, 7 + n, argv, NULL);
     json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
 

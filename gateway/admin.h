@@ -2,8 +2,9 @@
  * answers even when every worker is saturated with public traffic. It serves the admin API:
  *   GET /healthz, GET /metrics, GET /v1/rooms, GET /v1/rooms/NAME, PATCH /v1/rooms/NAME (JSON, jansson)
  * Reads are open from loopback and need "Authorization: Bearer <admin token>" from anywhere else
- * (compared in constant time; a failure is a bare 401); writes always need it. Requests are small and read whole (8 KiB
- * max); every connection closes after one response; errors are {"error": "...", "field": ...}. */
+ * (compared in constant time; a failure is a bare 401); writes always need it. Requests are small and read
+ * whole (8 KiB max); every connection closes after one response; errors are {"error": "...", "field": ...}.
+ */
 #ifndef GW_ADMIN_H
 #define GW_ADMIN_H
 

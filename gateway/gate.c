@@ -82,6 +82,7 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
             .shuffle_commitment = r->commitment[0] ? r->commitment : NULL,
             .shuffle_seed = r->opened && r->seed[0] ? r->seed : NULL,
             .likely_sold_out = likely_sold_out,
+            .open_at = !strcmp(state, "scheduled") ? gw_room_open_at(r) : 0,
         };
         char body[1024];
         long n = gw_status_json(&s, body, sizeof body);
@@ -102,7 +103,7 @@ static void answer_waiting(gw_conn_t *c, gw_room_t *r, const reply_t *rp) {
         .eta_s = eta.p50_s,
         .eta_p90_s = eta.p90_s,
         .can_leave = placed || (!strcmp(state, "scheduled") && !rp->set_cookie),
-        .open_at = r->cfg->open_at,
+        .open_at = gw_room_open_at(r),
         .now_s = wr_wall_ms() / 1000,
         .commitment = r->commitment[0] ? r->commitment : NULL,
         .seed = r->opened && r->seed[0] ? r->seed : NULL,
@@ -537,7 +538,7 @@ static void start_op(gw_conn_t *c, gw_room_op_t *op) {
         break;
     }
     default: {
-        snprintf(session, sizeof session, "%lld", (long long)r->cfg->session_ttl_s * 1000);
+        snprintf(session, sizeof session, "%lld", (long long)gw_room_session_ttl(r) * 1000);
         snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
         const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin, r->key_log,
                               r->key_ended,    r->key_owed,     serial,        vhex,          now,
@@ -775,7 +776,7 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
             return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
         return c->w->pass_hdr;
     }
-    int64_t end;
+    int64_t end, ttl = gw_room_session_ttl(r);
     const char *why;
     if (status >= 500) {
         if (cfg->grace_s <= 0)
@@ -783,8 +784,8 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
         /* the time the site failed the buyer is given back, but a run of failures cannot stretch the
          * session further than a whole fresh session plus the grace from now */
         end = p->expires_at + cfg->grace_s;
-        if (end > now_s + cfg->session_ttl_s + cfg->grace_s)
-            end = now_s + cfg->session_ttl_s + cfg->grace_s;
+        if (end > now_s + ttl + cfg->grace_s)
+            end = now_s + ttl + cfg->grace_s;
         if (end <= p->expires_at) {
             session_call(c, r, "grace", p->expires_at * 1000, status); /* still logged for support */
             return NULL;
@@ -794,9 +795,9 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
         why = "grace";
     } else {
         /* renewal on activity: in the second half of the session, up to session_max_s after the claim */
-        if (p->expires_at - now_s > cfg->session_ttl_s / 2 || p->expires_at >= p->max_until)
+        if (p->expires_at - now_s > ttl / 2 || p->expires_at >= p->max_until)
             return NULL;
-        end = now_s + cfg->session_ttl_s;
+        end = now_s + ttl;
         if (end > p->max_until)
             end = p->max_until;
         if (end <= p->expires_at)

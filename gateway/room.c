@@ -35,13 +35,16 @@ static void restore(gw_room_t *r) {
     wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, NULL);
 }
 
+/* view.lua's answer: 10 figures, then the left serials */
+enum { GW_VIEW_FIXED = 10 };
+
 static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
     r->refreshing = false;
-    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 8)
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < GW_VIEW_FIXED)
         return; /* Redis in trouble: the view ages, and gw_room_fresh says so */
-    size_t nleft = rep->elements - 8;
+    size_t nleft = rep->elements - GW_VIEW_FIXED;
     uint64_t stack[256], *left = nleft <= 256 ? stack : malloc(nleft * sizeof *left);
     if (!left)
         return;
@@ -49,11 +52,13 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
             goto out;
     for (size_t i = 0; i < nleft; i++)
-        left[i] = (uint64_t)rep->element[i + 8]->integer;
+        left[i] = (uint64_t)rep->element[i + GW_VIEW_FIXED]->integer;
     r->inventory_left = rep->element[2]->integer - 1;
     r->sold_out = rep->element[3]->integer == 1;
     long long st = rep->element[4]->integer;
     r->state_override = st >= 1 && st <= 5 ? (int)(st - 1) : -1;
+    r->open_at_override = rep->element[8]->integer;
+    r->session_ttl_override = rep->element[9]->integer;
     uint64_t now = uv_now(r->owner->loop);
     uint64_t boundary = (uint64_t)rep->element[0]->integer;
     if (boundary < r->max_boundary) {
@@ -152,6 +157,8 @@ static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
             WR_WARN("opening refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
         return;
     }
+    if (rep->element[0]->integer < 0)
+        return; /* the organiser moved open_at later: this view had not seen it yet */
     if (hex64(rep->element[2])) {
         memcpy(r->seed, rep->element[2]->str, 64);
         r->seed[64] = '\0';
@@ -164,10 +171,13 @@ static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void open_room(gw_room_t *r, uint64_t wall_ms) {
     char now[24];
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
-    const char *argv[] = {r->key_pre, r->key_shuffle, r->key_log,   r->key_seq, r->key_seen, r->key_presorted,
-                          now,        "gw",           r->log_maxlen};
+    char at[24];
+    snprintf(at, sizeof at, "%lld", (long long)r->cfg->open_at);
+    const char *argv[] = {r->key_pre,  r->key_shuffle,   r->key_log, r->key_seq,
+                          r->key_seen, r->key_presorted, r->key_cfg, now,
+                          "gw",        r->log_maxlen,    at};
     r->opening = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 6, 9, argv, NULL);
+    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 7, 11, argv, NULL);
 }
 
 static void draw(gw_room_t *r, uint64_t wall_ms) {
@@ -177,7 +187,7 @@ static void draw(gw_room_t *r, uint64_t wall_ms) {
     if (!r->commitment[0] || wall_ms >= r->schedule_checked_ms + GW_ROOM_SCHEDULE_CHECK_MS) {
         r->schedule_checked_ms = wall_ms; /* also notices a Redis that lost the seed */
         schedule(r, wall_ms);
-    } else if ((int64_t)(wall_ms / 1000) >= r->cfg->open_at)
+    } else if ((int64_t)(wall_ms / 1000) >= gw_room_open_at(r))
         open_room(r, wall_ms);
 }
 
@@ -345,6 +355,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_me
         snprintf(r->key_ctl, sizeof r->key_ctl, "wr:{%s}:ctl", r->cfg->name);
         snprintf(r->key_cfg, sizeof r->key_cfg, "wr:{%s}:cfg", r->cfg->name);
         r->state_override = -1;
+        r->open_at_override = 0;
+        r->session_ttl_override = 0;
         r->inventory_left = -1;
         r->inventory = -1;
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);

@@ -48,13 +48,15 @@ typedef struct {
     gw_eta_t eta;
     bool refreshing;
     bool restoring;
-    uint64_t max_boundary;  /* highest boundary ever seen: put back if Redis loses the room */
-    uint64_t *hb;           /* set of serials (+1) that showed a sign of life since the last flush */
-    wr_sig_counts_t sig;    /* the origin's answers to this room's admitted visitors, this interval */
-    int64_t inventory;      /* last Waitroom-Inventory the origin sent this worker, -1 = none */
-    int64_t inventory_left; /* tickets left as wr-admission last recorded it (the view), -1 = unknown */
-    bool sold_out;          /* wr-admission saw the inventory reach zero: the room is sold out */
-    int state_override;     /* the organiser's live state (wr:{ROOM}:cfg), -1 = as configured */
+    uint64_t max_boundary;        /* highest boundary ever seen: put back if Redis loses the room */
+    uint64_t *hb;                 /* set of serials (+1) that showed a sign of life since the last flush */
+    wr_sig_counts_t sig;          /* the origin's answers to this room's admitted visitors, this interval */
+    int64_t inventory;            /* last Waitroom-Inventory the origin sent this worker, -1 = none */
+    int64_t inventory_left;       /* tickets left as wr-admission last recorded it (the view), -1 = unknown */
+    bool sold_out;                /* wr-admission saw the inventory reach zero: the room is sold out */
+    int state_override;           /* the organiser's live state (wr:{ROOM}:cfg), -1 = as configured */
+    int64_t open_at_override;     /* the organiser's live open_at (unix s), 0 = as configured */
+    int64_t session_ttl_override; /* the organiser's live session_ttl_s, 0 = as configured */
     uint64_t inventory_ms;
     size_t nhb, hbcap;
 } gw_room_t;
@@ -91,6 +93,14 @@ static inline gw_room_metrics_t *gw_room_metrics(gw_room_t *r) {
         if (m_)                                                                                              \
             atomic_fetch_add_explicit(&m_->f, 1, memory_order_relaxed);                                      \
     } while (0)
+
+/* The opening time and session length in force: the organiser's live setting, else the file's. */
+static inline int64_t gw_room_open_at(const gw_room_t *r) {
+    return r->open_at_override > 0 ? r->open_at_override : r->cfg->open_at;
+}
+static inline int64_t gw_room_session_ttl(const gw_room_t *r) {
+    return r->session_ttl_override > 0 ? r->session_ttl_override : r->cfg->session_ttl_s;
+}
 
 /* The room's state now: a scheduled room is open once its pre-queue has been drawn. */
 wr_room_state_t gw_room_state(const gw_room_t *r);

@@ -63,6 +63,10 @@ long gw_status_json(const gw_status_t *s, char *out, size_t cap) {
         wr_buf_puts(&w, ",\"shuffle_seed\":");
         str(&w, s->shuffle_seed, strlen(s->shuffle_seed));
     }
+    if (s->open_at > 0) {
+        wr_buf_puts(&w, ",\"open_at\":");
+        wr_buf_u64(&w, (unsigned long long)s->open_at);
+    }
     wr_buf_puts(&w, "}");
     return wr_buf_result(&w);
 }

@@ -1,7 +1,8 @@
 /* The status JSON of the public contract (GET /__waitroom/status, or Accept: application/json on a
  * protected path):
  *   {"room","state","position","ahead","eta_seconds","eta_p90_seconds","estimate":true,
- *    "poll_after_ms","admitted","redirect","likely_sold_out","shuffle_commitment"[,"shuffle_seed"]}
+ *    "poll_after_ms","admitted","redirect","likely_sold_out","shuffle_commitment"[,"shuffle_seed"]
+ *    [,"open_at"]}   (open_at: unix seconds, while the room is scheduled; the organiser may move it)
  * Written straight into a caller buffer on every poll, so no allocation and no JSON library: every
  * string that goes in is one we made safe first (room names are [A-Za-z0-9_-] by config, states are
  * constants, the commitment and seed are hex, and the redirect goes through gw_redirect_sanitize),
@@ -27,6 +28,7 @@ typedef struct {
     bool likely_sold_out;
     const char *shuffle_commitment; /* hex, or NULL */
     const char *shuffle_seed;       /* hex once revealed, else NULL (then the key is left out) */
+    int64_t open_at;                /* > 0: the opening time in force (scheduled rooms), else left out */
 } gw_status_t;
 
 /* Returns the length written (no NUL), or -1 if cap is too small or a string is not JSON-safe. */

@@ -49,8 +49,9 @@
     }
     var state = doc.state;
     var extra = '';
-    if (state === 'scheduled' && d.open_at) {
-      extra = d.opens_at.replace('%s', new Date(d.open_at * 1000).toLocaleString());
+    var at = doc.open_at || d.open_at; /* the organiser may have moved it since the page was made */
+    if (state === 'scheduled' && at) {
+      extra = d.opens_at.replace('%s', new Date(at * 1000).toLocaleString());
     }
     if (doc.likely_sold_out) extra = d.likely_sold_out;
     if (state === 'waiting' && doc.position == null) state = 'joining';

@@ -1,10 +1,16 @@
 -- configure: an organiser's live change to a room (PATCH /v1/rooms/NAME), applied atomically and
 -- recorded in the audit stream with what changed. Gateways and wr-admission read wr:{ROOM}:cfg on
 -- their next refresh or tick (<= 250 ms); a field absent from it means "as in the config file".
--- KEYS: cfg, ctl, log
+-- KEYS: cfg, ctl, log, shuffle
 -- ARGV: now_ms, who, log_maxlen, field1, value1, field2, value2, ...
 -- Opening the room (state = open) also lifts a sold-out that wr-admission set at zero inventory.
--- Returns the number of fields changed.
+-- open_at can move only until the room's draw is done (open.lua checks it under the same lock).
+-- Returns the number of fields changed, or -1 (nothing changed) if open_at came after the opening.
+for i = 4, #ARGV, 2 do
+  if ARGV[i] == 'open_at' and redis.call('HGET', KEYS[4], 'opened') == '1' then
+    return -1
+  end
+end
 local changed, what = 0, {}
 for i = 4, #ARGV, 2 do
   local old = redis.call('HGET', KEYS[1], ARGV[i])

@@ -2,13 +2,18 @@
 -- prequeue.lua), gets the first serials; the seed is revealed. Idempotent: every gateway calls it once
 -- when open_at passes, the first one does the draw. Later arrivals join strictly first-come (join.lua).
 -- One call does the whole pre-queue: about 1 s of Redis time per 200,000 pre-queued visitors.
--- KEYS: pre, shuffle, log, seq, seen, presorted
--- ARGV: now_ms, gateway, log_maxlen
--- Returns {base, count, seed}: serials base+1 .. base+count went to the pre-queue.
+-- KEYS: pre, shuffle, log, seq, seen, presorted, cfg
+-- ARGV: now_ms, gateway, log_maxlen, open_at (unix seconds, as configured)
+-- Returns {base, count, seed}: serials base+1 .. base+count went to the pre-queue; or {-1, open_at, ''}
+-- if the opening time (as the organiser last set it in cfg, else as configured) has not come yet.
 local now = tonumber(ARGV[1])
 local h = redis.call('HMGET', KEYS[2], 'opened', 'base', 'count', 'seed', 'commitment')
 if h[1] == '1' then
   return {tonumber(h[2]), tonumber(h[3]), h[4] or ''}
+end
+local at = tonumber(redis.call('HGET', KEYS[7], 'open_at') or ARGV[4]) or 0
+if now < at * 1000 then
+  return {-1, at, ''}
 end
 local base = tonumber(redis.call('GET', KEYS[4]) or '0')
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)

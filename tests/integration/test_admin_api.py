@@ -185,7 +185,9 @@ class AdminApi(unittest.TestCase):
         # validated: JSON errors naming the field, nothing changed
         for body, field in (({"state": "asleep"}, "state"), ({"rate_per_minute": -1}, "rate_per_minute"),
                             ({"rate_per_minute": "fast"}, "rate_per_minute"), ({"colour": "red"}, "colour"),
-                            ({"state": "scheduled"}, "state"), ({"min_rate": 500, "max_rate": 100}, "max_rate")):
+                            ({"state": "scheduled"}, "state"), ({"min_rate": 500, "max_rate": 100}, "max_rate"),
+                            ({"open_at": int(time.time()) + 60}, "open_at"),  # not a scheduled room
+                            ({"session_ttl": 5}, "session_ttl"), ({"session_ttl_s": 86400 * 2}, "session_ttl_s")):
             st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", body, token)
             self.assertEqual((st, doc["field"]), (400, field), (body, doc))
         st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", b"{not json", token)
@@ -223,7 +225,85 @@ class AdminApi(unittest.TestCase):
             time.sleep(0.05)
         self.assertNotEqual(r.call("HGET", "wr:{sale}:ctl", "reason"), b"paused")
         self.assertEqual(float(r.call("HGET", "wr:{sale}:ctl", "rate_per_minute")), 30.0)
+        # a shorter session from now on (the issue's "session_ttl", stored under the config key's name):
+        # the next visitor to claim a place gets 120 s, not the default 600
+        st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", {"session_ttl": 120}, token)
+        self.assertEqual((st, doc["session_ttl_s"]), (200, 120), doc)
+        self.assertEqual(r.call("HGET", "wr:{sale}:cfg", "session_ttl_s"), b"120")
+        time.sleep(0.5)  # one refresh
+        deadline = time.time() + 10
+        while "wr_p" not in v.cookies and time.time() < deadline:
+            v.get("/checkout")
+            time.sleep(0.2)
+        self.assertIn("wr_p", v.cookies)
+        expiry_ms = int(r.call("ZRANGE", "wr:{sale}:active", 0, 0, "WITHSCORES")[1])
+        self.assertAlmostEqual(expiry_ms / 1000.0 - time.time(), 120, delta=12)
         r.sock.close()
+
+    def test_patch_open_at_moves_the_opening(self):
+        """A scheduled room's opening moved live (RFC 3339 or unix seconds): the buyers' status and page
+        show the new time, the draw happens then, and once it is done the opening can no longer move."""
+        far = int(time.time()) + 3600
+        gw = Gateway(self.origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port,
+                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n"
+                     % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(far)))
+        self.addCleanup(lambda: self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-2000:]))
+        with open(os.path.join(gw.dir, "admin.token")) as f:
+            token = f.read().strip()
+        r = self.redis.client()
+        self.addCleanup(r.sock.close)
+        deadline = time.time() + 5
+        while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the gateway has learnt the commitment
+        buyer = Visitor(gw.port)
+        doc = json.loads(buyer.get("/checkout", json_=True).body)
+        self.assertEqual((doc["state"], doc["open_at"]), ("scheduled", far))
+        st, _, doc = get_json(gw.admin_port, "/v1/rooms/sale")
+        self.assertEqual(doc["open_at"], far)
+        for bad in ("tomorrow", int(time.time()) - 3600, int(time.time()) + 500 * 86400, True):
+            st, err = self.call(gw, "PATCH", "/v1/rooms/sale", {"open_at": bad}, token)
+            self.assertEqual((st, err["field"]), (400, "open_at"), (bad, err))
+        # half an hour later, as an RFC 3339 time
+        later = far + 1800
+        st, doc = self.call(gw, "PATCH", "/v1/rooms/sale",
+                            {"open_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(later))}, token)
+        self.assertEqual((st, doc["open_at"], doc["state"]), (200, later, "scheduled"), doc)
+        deadline = time.time() + 3
+        while json.loads(buyer.get("/checkout", json_=True).body).get("open_at") != later and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(json.loads(buyer.get("/checkout", json_=True).body)["open_at"], later)
+        self.assertIn(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(later)), buyer.get("/checkout").body.decode())
+        # now in two seconds: the room opens then, the pre-queued buyer gets the first place
+        soon = int(time.time()) + 2
+        st, doc = self.call(gw, "PATCH", "/v1/rooms/sale", {"open_at": soon}, token)
+        self.assertEqual((st, doc["open_at"]), (200, soon))
+        deadline = time.time() + 8
+        while r.call("HGET", "wr:{sale}:shuffle", "opened") != b"1" and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(r.call("HGET", "wr:{sale}:shuffle", "opened"), b"1")
+        opened_ms = int(r.call("HGET", "wr:{sale}:shuffle", "opened_ms"))
+        self.assertGreaterEqual(opened_ms, soon * 1000)
+        self.assertLess(opened_ms, soon * 1000 + 3000)
+        time.sleep(0.5)
+        doc = json.loads(buyer.get("/checkout", json_=True).body)
+        self.assertEqual((doc["state"], doc["position"]), ("waiting", 1), doc)
+        self.assertNotIn("open_at", doc)
+        # wr-admission follows the live opening time too (by the file's, the room opens in an hour)
+        self.admission(gw)
+        deadline = time.time() + 5
+        while int(r.call("GET", "wr:{sale}:boundary") or 0) < 1 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(int(r.call("GET", "wr:{sale}:boundary") or 0), 1)
+        # the draw is done: the opening can no longer move, and nothing changed
+        st, err = self.call(gw, "PATCH", "/v1/rooms/sale", {"open_at": int(time.time()) + 600, "rate_per_minute": 5},
+                            token)
+        self.assertEqual((st, err["field"]), (409, "open_at"), err)
+        self.assertEqual(r.call("HGET", "wr:{sale}:cfg", "open_at"), str(soon).encode())
+        self.assertIsNone(r.call("HGET", "wr:{sale}:cfg", "rate_per_minute"))
+        changes = [f for _, f in r.call("XRANGE", "wr:{sale}:log", "-", "+") if f[1] == b"config"]
+        self.assertEqual([dict(zip(f[::2], f[1::2]))[b"changes"] for f in changes],
+                         [b"open_at=%d" % later, b"open_at=%d" % soon])
 
     def test_log_and_config(self):
         gw = self.gateway()

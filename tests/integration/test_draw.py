@@ -39,7 +39,7 @@ class Draw(LuaRoom):
         return self.ev("prequeue", ["pre", "shuffle", "log"], [visitor, 1000, "gw1", MAXLEN, op])
 
     def open(self, now=5000):
-        return self.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted"], [now, "gw1", MAXLEN])
+        return self.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted", "cfg"], [now, "gw1", MAXLEN, 0])
 
     def join(self, visitor):
         return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, 6000, "gw1", 0, MAXLEN])
@@ -99,6 +99,12 @@ class Scripts(unittest.TestCase):
         self.assertEqual(d.prequeue(vid(3)), 0)  # a second tab: still one entry
         self.assertEqual(d.prequeue(vid(5), "leave"), 0)
         self.assertEqual(d.join(vid(99)), 1)  # (a room that is not scheduled still joins normally)
+        # the organiser moved the opening to 6 s (PATCH open_at): a gateway that has not seen it yet
+        # cannot open early, and nothing is drawn
+        self.r.call("HSET", d.k("cfg"), "open_at", 6)
+        self.assertEqual(d.open(now=5000), [-1, 6, b""])
+        self.assertNotEqual(self.r.call("HGET", d.k("shuffle"), "opened"), b"1")
+        self.r.call("HSET", d.k("cfg"), "open_at", 5)
         base, n, revealed = d.open()
         self.assertEqual((base, n, revealed.decode()), (1, 6, seed))
         want = sorted([vid(i) for i in (1, 2, 3, 4, 6, 7)], key=lambda v: rank(seed, v))

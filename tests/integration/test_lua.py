@@ -143,12 +143,13 @@ class Scripts(unittest.TestCase):
         room.leave(8, 2200)
         room.leave(9, 2200)
         # boundary, seq, inventory + 1 (unknown), sold out (no), live state (none), admitted not claimed,
-        # active sessions, controller rate x 1000, leavers beyond the boundary
-        self.assertEqual(room.view(), [6, 10, 0, 0, 0, 5, 0, 0, 8, 9])  # the test admitted 5 (1-6 minus a leaver)
-        self.assertEqual(room.view(max_left=1), [6, 10, 0, 0, 0, 5, 0, 0, 8])
+        # active sessions, controller rate x 1000, live open_at (none), live session_ttl_s (none), leavers
+        # beyond the boundary
+        self.assertEqual(room.view(), [6, 10, 0, 0, 0, 5, 0, 0, 0, 0, 8, 9])  # admitted 5 (1-6 minus a leaver)
+        self.assertEqual(room.view(max_left=1), [6, 10, 0, 0, 0, 5, 0, 0, 0, 0, 8])
         self.r.call("HSET", room.k("ctl"), "inventory", 0, "sold_out", 1, "rate_per_minute", "12.5")
-        self.r.call("HSET", room.k("cfg"), "state", "paused")
-        self.assertEqual(room.view(max_left=0), [6, 10, 1, 1, 3, 5, 0, 12500])
+        self.r.call("HSET", room.k("cfg"), "state", "paused", "open_at", 1800000000, "session_ttl_s", 120)
+        self.assertEqual(room.view(max_left=0), [6, 10, 1, 1, 3, 5, 0, 12500, 1800000000, 120])
 
     def test_abandoned_visitors_are_skipped_and_rejoin_first(self):
         room = self.room

@@ -102,6 +102,11 @@ class Wrctl(unittest.TestCase):
         rc, _, err = self.wrctl("set", "sale", "rate=-5")
         self.assertEqual(rc, 1)
         self.assertIn("rate_per_minute", err)
+        rc, _, err = self.wrctl("set", "sale", "open_at=2030-01-01T00:00:00Z")
+        self.assertEqual(rc, 1)  # only a scheduled room has an opening time
+        self.assertIn("open_at", err)
+        rc, out, err = self.wrctl("--json", "set", "sale", "session_ttl=240")
+        self.assertEqual((rc, json.loads(out)["session_ttl_s"]), (0, 240), err)
         self.assertEqual(self.wrctl("status", "nope")[0], 1)
         self.assertEqual(self.wrctl("frobnicate")[0], 2)
         self.assertEqual(self.wrctl("set", "sale", "oops")[0], 2)

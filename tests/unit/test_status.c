@@ -41,6 +41,7 @@ static void test_no_token_admitted_and_seed(void **state) {
     assert_non_null(strstr(out, "\"eta_seconds\":null,\"eta_p90_seconds\":null"));
     assert_non_null(strstr(out, "\"shuffle_commitment\":null}"));
     assert_null(strstr(out, "shuffle_seed"));
+    assert_null(strstr(out, "open_at"));
     gw_status_t a = {.room = "sale",
                      .state = "admitted",
                      .has_position = true,
@@ -50,12 +51,13 @@ static void test_no_token_admitted_and_seed(void **state) {
                      .redirect_len = 13,
                      .likely_sold_out = true,
                      .shuffle_commitment = "c0",
-                     .shuffle_seed = "5eed"};
+                     .shuffle_seed = "5eed",
+                     .open_at = 1800000000};
     n = gw_status_json(&a, out, sizeof out);
     out[n] = '\0';
     assert_non_null(strstr(out, "\"position\":1,\"ahead\":0"));
     assert_non_null(strstr(out, "\"admitted\":true,\"redirect\":\"/checkout?x=1\",\"likely_sold_out\":true"));
-    assert_non_null(strstr(out, "\"shuffle_seed\":\"5eed\"}"));
+    assert_non_null(strstr(out, "\"shuffle_seed\":\"5eed\",\"open_at\":1800000000}"));
 }
 
 static void test_refuses_unsafe_strings_and_small_buffers(void **state) {
