@@ -17,6 +17,7 @@
 #include "admission/metrics.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/history.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "config/config.h"
@@ -37,7 +38,7 @@ typedef struct {
 typedef struct {
     admission_t *a;
     const wr_room_cfg_t *cfg;
-    char keys[15][96];      /* seq boundary seen left admitted rejoin log tick epoch active ended ctl sig */
+    char keys[16][96];      /* wr:{ROOM}:<key_names[k]> */
     int64_t inventory;      /* tickets left as the origin last said, -1 = never said */
     bool sold_out_set;      /* wr-admission marked the room sold out (once, when the inventory reached 0) */
     char cfg_inventory[24]; /* the organiser's last inventory_remaining, to apply each change once */
@@ -53,6 +54,7 @@ typedef struct {
     tick_rec_t
         recent[1200]; /* the last minute's ticks (at the shortest tick_ms, 50), for admitted_last_minute */
     size_t recent_head;
+    uint64_t hist_ms; /* when the last history sample was written */
 } room_t;
 
 struct admission {
@@ -88,11 +90,12 @@ enum {
     K_CTL,
     K_SIG,
     K_OWED,
-    K_CFG
+    K_CFG,
+    K_HIST
 };
-static const char *const key_names[] = {"seq",    "boundary", "seen", "left",  "admitted",
-                                        "rejoin", "log",      "tick", "epoch", "active",
-                                        "ended",  "ctl",      "sig",  "owed",  "cfg"};
+static const char *const key_names[] = {"seq", "boundary", "seen",  "left",   "admitted", "rejoin",
+                                        "log", "tick",     "epoch", "active", "ended",    "ctl",
+                                        "sig", "owed",     "cfg",   "hist"};
 
 static void eval(admission_t *a, int script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                  const char **argv) {
@@ -163,6 +166,30 @@ static void on_noop(wr_redis_t *redis, const redisReply *rep, void *arg) {
                 rep->str);
 }
 
+/* One dashboard history sample (common/history.h) every WR_HIST_INTERVAL_MS, the list trimmed to the
+ * last 15 minutes. Not fenced: a deposed leader's last sample is as true as anyone's. */
+static void sample_history(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms, uint64_t minute) {
+    wr_hist_sample_t s = {.ms = now_ms,
+                          .waiting = r->last_in.waiting,
+                          .unclaimed = r->last_in.admitted_unclaimed,
+                          .active = r->last_in.active,
+                          .admitted_last_minute = minute,
+                          .rate_per_minute = d->rate_per_minute,
+                          .limit = d->limit,
+                          .p99_ms = r->last_in.fresh ? r->ctl.p99_ms : -1,
+                          .error_rate = r->last_in.fresh ? r->ctl.error_rate : -1};
+    snprintf(s.reason, sizeof s.reason, "%s", wr_reason_name(d->reason));
+    char text[WR_HIST_TEXT_MAX], keep[16];
+    if (wr_hist_format(&s, text, sizeof text) < 0)
+        return;
+    r->hist_ms = now_ms;
+    snprintf(keep, sizeof keep, "%d", WR_HIST_SAMPLES - 1);
+    const char *push[] = {"LPUSH", r->keys[K_HIST], text};
+    const char *trim[] = {"LTRIM", r->keys[K_HIST], "0", keep};
+    wr_redis_argv(&r->a->redis, on_noop, r, 3, push, NULL);
+    wr_redis_argv(&r->a->redis, on_noop, r, 4, trim, NULL);
+}
+
 static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     admission_t *a = r->a;
     char rate[32], limit[32], epoch[24], now[24], admitted[24];
@@ -210,6 +237,8 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
         r->sold_out_set = true;
     int hn = mark ? 22 : 20;
     wr_redis_argv(&a->redis, on_noop, r, hn, hs, NULL);
+    if (now_ms >= r->hist_ms + WR_HIST_INTERVAL_MS)
+        sample_history(r, d, now_ms, minute);
     if (r->logged && d->reason == r->last_reason && (d->rate_per_minute == r->last_rate))
         return;
     /* why the rate moved, for the organiser: only on a change */
@@ -634,7 +663,7 @@ int main(int argc, char **argv) {
         r->a = &a;
         r->cfg = &cfg->rooms[i];
         r->inventory = -1;
-        for (int k = 0; k <= K_CFG; k++)
+        for (int k = 0; k <= K_HIST; k++)
             snprintf(r->keys[k], sizeof r->keys[k], "wr:{%s}:%s", r->cfg->name, key_names[k]);
         wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
         wr_ctl_init(&r->ctl, &cc, now);

@@ -2,6 +2,7 @@
 #include "gateway/admin.h"
 
 #include "common/clock.h"
+#include "common/history.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "page_assets.h"
@@ -269,6 +270,7 @@ static void room_answer(room_op_t *op) {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         json_object_set_new(ctl, keys[i], ctl_field(op->ctl, keys[i]));
     json_object_set_new(doc, "controller", ctl);
+    json_object_set_new(doc, "now_ms", json_integer((json_int_t)wr_wall_ms()));
     json_decref(op->ctl);
     json_decref(op->live);
     respond_json(c, 200, "OK", doc, op->head_only);
@@ -505,6 +507,75 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
     wr_redis_argv(&a->redis, on_log, lo, 6, argv, NULL);
 }
 
+/* ---- GET /v1/rooms/NAME/history ------------------------------------------------------------------ */
+
+typedef struct {
+    admin_conn_t *c;
+    const wr_room_cfg_t *room;
+    bool head_only;
+} hist_op_t;
+
+static json_t *or_null(double v) {
+    return v < 0 ? json_null() : json_real(v);
+}
+
+static void on_history(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    hist_op_t *ho = arg;
+    admin_conn_t *c = ho->c;
+    const wr_room_cfg_t *room = ho->room;
+    bool head_only = ho->head_only;
+    free(ho);
+    if (!c)
+        return;
+    c->op_conn = NULL;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's history cannot be read");
+        return;
+    }
+    json_t *samples = json_array();
+    for (size_t i = rep->elements; i-- > 0;) { /* the list is newest first; the answer oldest first */
+        const redisReply *e = rep->element[i];
+        wr_hist_sample_t s;
+        if (e->type != REDIS_REPLY_STRING || wr_hist_parse(e->str, e->len, &s) < 0)
+            continue;
+        json_array_append_new(
+            samples, json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:o, s:o, s:s}", "t_ms", (json_int_t)s.ms,
+                               "waiting", (json_int_t)s.waiting, "admitted_not_claimed",
+                               (json_int_t)s.unclaimed, "active_sessions", (json_int_t)s.active,
+                               "admitted_last_minute", (json_int_t)s.admitted_last_minute, "rate_per_minute",
+                               s.rate_per_minute, "limit", s.limit, "origin_p99_ms", or_null(s.p99_ms),
+                               "origin_error_rate", or_null(s.error_rate), "reason", s.reason));
+    }
+    json_t *doc = json_pack("{s:s, s:i, s:i, s:o}", "room", room->name, "interval_ms", WR_HIST_INTERVAL_MS,
+                            "max_samples", WR_HIST_SAMPLES, "samples", samples);
+    respond_json(c, 200, "OK", doc, head_only);
+}
+
+/* The last 15 minutes as the admission leader sampled them (common/history.h); empty until a
+ * controller has run. */
+static void room_history(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only) {
+    gw_admin_t *a = c->a;
+    if (!a->redis_on || !a->redis.connected) {
+        json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's history cannot be read");
+        return;
+    }
+    hist_op_t *ho = calloc(1, sizeof *ho);
+    if (!ho) {
+        json_error(c, 500, "Internal Server Error", "out of memory");
+        return;
+    }
+    ho->c = c;
+    ho->room = room;
+    ho->head_only = head_only;
+    c->op_conn = &ho->c;
+    char key[96], last[16];
+    snprintf(key, sizeof key, "wr:{%s}:hist", room->name);
+    snprintf(last, sizeof last, "%d", WR_HIST_SAMPLES - 1);
+    const char *argv[] = {"LRANGE", key, "0", last};
+    wr_redis_argv(&a->redis, on_history, ho, 4, argv, NULL);
+}
+
 /* ---- GET /v1/config ------------------------------------------------------------------------------- */
 
 static void config_get(admin_conn_t *c, bool head_only) {
@@ -729,6 +800,7 @@ static void handle(admin_conn_t *c) {
         pl++;
     bool room = !rooms && pl > 10 && memcmp(url, "/v1/rooms/", 10) == 0;
     bool log = room && pl > 14 && memcmp(url + pl - 4, "/log", 4) == 0;
+    bool history = room && pl > 18 && memcmp(url + pl - 8, "/history", 8) == 0;
     bool config = path_is(url, ul, "/v1/config");
     if (path_is(url, ul, "/dashboard")) {
         /* the page holds no data: it reads the API like any client (and sends the token it is given) */
@@ -739,16 +811,18 @@ static void handle(admin_conn_t *c) {
                     wr_asset_dashboard_html_len, head_only);
         return;
     }
-    if (log) {
-        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 14);
+    if (log || history) {
+        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10 - (log ? 4 : 8));
         if (m != HTTP_GET && m != HTTP_HEAD)
             json_error(c, 405, "Method Not Allowed", "method not allowed");
         else if (!may_read(c))
             json_error(c, 401, "Unauthorized", "unauthorized");
         else if (!r)
             json_error_field(c, 404, "Not Found", "no such room", "name");
-        else
+        else if (log)
             room_log(c, r, url, ul, head_only);
+        else
+            room_history(c, r, head_only);
         return;
     }
     if (config) {
@@ -761,7 +835,9 @@ static void handle(admin_conn_t *c) {
         return;
     }
     if (!healthz && !metrics && !rooms && !room) {
-        json_error(c, 404, "Not Found", "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME");
+        json_error(c, 404, "Not Found",
+                   "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME[/log|/history], /v1/config, "
+                   "/dashboard");
         return;
     }
     if (room && m == HTTP_PATCH) {

@@ -80,6 +80,18 @@ class AdminApi(unittest.TestCase):
         self.assertLessEqual(abs(int(doc["admitted_last_minute"]) - doc["boundary"]), 2)  # a tick may be mid-way
         self.assertIn(doc["controller"]["reason"], ("ok", "no_demand"))
         self.assertTrue(doc["origin"]["fresh"])  # the gateway publishes its signals
+        self.assertAlmostEqual(doc["now_ms"] / 1000.0, time.time(), delta=2)
+        # the controller keeps the dashboard's history: a sample at its first tick, then every 5 s
+        st, _, hist = get_json(gw.admin_port, "/v1/rooms/sale/history")
+        self.assertEqual(st, 200, hist)
+        self.assertEqual(len(hist["samples"]), 1, hist)
+        sample = hist["samples"][0]
+        self.assertEqual(sample["rate_per_minute"], 120.0)
+        self.assertIn(sample["reason"], ("ok", "no_demand"))
+        self.assertLessEqual(sample["waiting"], 5)
+        self.assertAlmostEqual(sample["t_ms"] / 1000.0, time.time(), delta=5)
+        st, _, quiet = get_json(gw.admin_port, "/v1/rooms/quiet/history")
+        self.assertEqual(quiet["samples"][0]["reason"], "paused")
         # the first visitor (admitted) reaches the origin, once the gateway's view has the new boundary:
         # the room's origin latency histogram counts both answers
         deadline = time.time() + 5

@@ -1,6 +1,7 @@
 """The organiser's dashboard (GET /dashboard on the admin listener) in headless Chromium: the page loads,
-its charts draw from the live API, nothing is fetched from elsewhere, and Pause pressed on the page
-(with the admin token) changes the room's state for the gateways."""
+its charts draw the room's last 15 minutes (the history wr-admission keeps in Redis) and then the live
+API, nothing is fetched from elsewhere, and Pause pressed on the page (with the admin token) changes the
+room's state for the gateways."""
 import json
 import os
 import signal
@@ -33,6 +34,22 @@ class Dashboard(RoomTest):
             Visitor(self.gw.port).get("/checkout", json_=True)
         with open(os.path.join(self.gw.dir, "admin.token")) as f:
             token = f.read().strip()
+        # ten minutes of history, as wr-admission would have sampled it (every 5 s), the queue growing
+        now_ms = int(time.time() * 1000)
+        self.r.call("DEL", "wr:{sale}:hist")
+        for k in range(120):
+            t = now_ms - (120 - k) * 5000
+            self.r.call("LPUSH", "wr:{sale}:hist", "1 %d %d 2 30 60 60.0 0.0 %s ok" % (
+                t, 1000 + 50 * k, "-1.000 -1.0000" if k < 10 else "250.000 0.0100"))
+        self.r.call("LPUSH", "wr:{sale}:hist", "garbage that is skipped")
+        st, _, body = http_get(self.gw.admin_port, "/v1/rooms/sale/history")
+        self.assertEqual(st, 200)
+        hist = json.loads(body)
+        self.assertEqual((hist["interval_ms"], hist["max_samples"], len(hist["samples"])), (5000, 180, 120))
+        first, last = hist["samples"][0], hist["samples"][-1]
+        self.assertEqual((first["t_ms"], first["waiting"], first["origin_p99_ms"]), (now_ms - 600000, 1000, None))
+        self.assertEqual((last["waiting"], last["origin_p99_ms"], last["origin_error_rate"]), (6950, 250.0, 0.01))
+        self.assertEqual(http_get(self.gw.admin_port, "/v1/rooms/nope/history")[0], 404)
         st, _, body = http_get(self.gw.admin_port, "/dashboard")
         self.assertEqual(st, 200)
         self.assertNotIn(b"http://", body.replace(b"http://127.0.0.1", b""))  # self-contained
@@ -62,9 +79,15 @@ class Dashboard(RoomTest):
         self.assertEqual(summary["offsite"], [])
         self.assertEqual(summary["consoleErrors"], [])
         self.assertEqual(len(summary["ink"]), 4)
+        self.assertEqual(summary["history"], 120)
         for c in summary["ink"]:
             self.assertGreater(c["painted"], 1000, c)  # axes, labels and at least one line
-            self.assertGreaterEqual(c["points"], 2, c)
+            self.assertGreaterEqual(c["points"], 122, c)  # the history, then at least two live reads
+        # on a 15-minute axis, ten minutes of history start a third of the way along: nothing in the
+        # first three tenths, the queue line in every later one
+        line = summary["queueLine"]
+        self.assertEqual(line[:3], [0, 0, 0], line)
+        self.assertTrue(all(n > 0 for n in line[4:]), line)
         self.assertEqual(summary["stateBefore"], "open")
         # the pause from the page reached the room: the API and a buyer both see it
         st, _, doc = http_get(self.gw.admin_port, "/v1/rooms/sale")
