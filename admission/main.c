@@ -42,6 +42,7 @@ typedef struct {
     int64_t inventory;      /* tickets left as the origin last said, -1 = never said */
     bool sold_out_set;      /* wr-admission marked the room sold out (once, when the inventory reached 0) */
     char cfg_inventory[24]; /* the organiser's last inventory_remaining, to apply each change once */
+    bool resumed;           /* the last leader's inventory record was read (once, at the first count) */
     wr_ctl_t ctl;
     bool busy; /* a counts/admit call in flight: a slow Redis never piles up ticks */
     double last_rate;
@@ -229,13 +230,15 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
                         last_minute,
                         "inventory",
                         inventory,
+                        "cfg_inventory",
+                        r->cfg_inventory,
                         "sold_out",
                         "1"};
     /* at zero the room is sold out for the gateways too, once: the organiser reopens it (state = open) */
     bool mark = r->inventory == 0 && !r->sold_out_set;
     if (mark)
         r->sold_out_set = true;
-    int hn = mark ? 22 : 20;
+    int hn = mark ? 24 : 22;
     wr_redis_argv(&a->redis, on_noop, r, hn, hs, NULL);
     if (now_ms >= r->hist_ms + WR_HIST_INTERVAL_MS)
         sample_history(r, d, now_ms, minute);
@@ -332,13 +335,32 @@ static void merge_signals(room_t *r, const redisReply *h, uint64_t now, wr_ctl_i
         r->inventory = inventory;
 }
 
+/* A controller that starts (or takes over) knows what the last leader knew of the inventory: the tickets
+ * left (a sold-out room stays stopped; the origin's next header still wins) and which organiser value
+ * was applied already (so an old inventory_remaining is not applied again over a newer header). */
+static void resume(room_t *r, const redisReply *rec) {
+    r->resumed = true;
+    const redisReply *inv = rec->element[0], *applied = rec->element[1];
+    if (inv->type == REDIS_REPLY_STRING) {
+        char *end;
+        long long v = strtoll(inv->str, &end, 10);
+        if (end != inv->str && *end == '\0' && v >= 0) {
+            r->inventory = v;
+            WR_INFO("inventory as the last leader recorded it", "room=%s inventory=%lld", r->cfg->name, v);
+        }
+    }
+    if (applied->type == REDIS_REPLY_STRING)
+        snprintf(r->cfg_inventory, sizeof r->cfg_inventory, "%s", applied->str);
+}
+
 static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     room_t *r = arg;
     admission_t *a = r->a;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 7 ||
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 8 ||
         rep->element[5]->type != REDIS_REPLY_ARRAY || rep->element[6]->type != REDIS_REPLY_ARRAY ||
-        !a->leader || a->stopping) {
+        rep->element[7]->type != REDIS_REPLY_ARRAY || rep->element[7]->elements != 2 || !a->leader ||
+        a->stopping) {
         r->busy = false;
         return;
     }
@@ -355,6 +377,8 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
         .admitted_unclaimed = (uint64_t)rep->element[3]->integer,
         .active = (uint64_t)rep->element[4]->integer,
     };
+    if (!r->resumed)
+        resume(r, rep->element[7]);
     merge_signals(r, rep->element[5], now, &in);
     apply_overrides(r, rep->element[6], &cc, now);
     if (r->inventory >= 0) {
@@ -405,9 +429,10 @@ static void room_tick(room_t *r) {
     if (r->busy)
         return; /* a closed room still ticks: the organiser may open it live */
     r->busy = true;
-    const char *argv[] = {r->keys[K_SEQ],    r->keys[K_BOUNDARY], r->keys[K_LEFT], r->keys[K_ADMITTED],
-                          r->keys[K_ACTIVE], r->keys[K_REJOIN],   r->keys[K_SIG],  r->keys[K_CFG]};
-    eval(r->a, WR_LUA_COUNTS, on_counts, r, 8, 8, argv);
+    const char *argv[] = {r->keys[K_SEQ],      r->keys[K_BOUNDARY], r->keys[K_LEFT],
+                          r->keys[K_ADMITTED], r->keys[K_ACTIVE],   r->keys[K_REJOIN],
+                          r->keys[K_SIG],      r->keys[K_CFG],      r->keys[K_CTL]};
+    eval(r->a, WR_LUA_COUNTS, on_counts, r, 9, 9, argv);
 }
 
 /* ---- the lease ---------------------------------------------------------------------------------- */
@@ -432,8 +457,13 @@ static void on_lease(wr_redis_t *redis, const redisReply *rep, void *arg) {
         a->leader = false;
         return;
     }
-    if (state == 2 || !a->leader)
+    if (state == 2 || !a->leader) {
         WR_INFO("leading", "id=%s epoch=%lld", a->id, epoch);
+        for (size_t i = 0; i < a->nrooms; i++) { /* what the last leader recorded is newer than ours */
+            a->rooms[i].resumed = false;
+            a->rooms[i].inventory = -1;
+        }
+    }
     a->leader = true;
     a->epoch = epoch;
     a->ticks++;

@@ -280,7 +280,7 @@ static void room_answer(room_op_t *op) {
 static void on_room_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     room_op_t *op = arg;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 7 ||
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 8 ||
         rep->element[5]->type != REDIS_REPLY_ARRAY) {
         op->failed = true;
     } else {
@@ -351,15 +351,15 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only)
     op->head_only = head_only;
     op->inventory = -1;
     op->pending = 2;
-    char keys[8][96];
-    static const char *const names[] = {"seq",    "boundary", "left", "admitted",
-                                        "active", "rejoin",   "sig",  "cfg"};
-    const char *argv[8];
-    for (int i = 0; i < 8; i++) {
+    char keys[9][96];
+    static const char *const names[] = {"seq",    "boundary", "left", "admitted", "active",
+                                        "rejoin", "sig",      "cfg",  "ctl"};
+    const char *argv[9];
+    for (int i = 0; i < 9; i++) {
         snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
         argv[i] = keys[i];
     }
-    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 8, 8, argv, NULL);
+    wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 9, 9, argv, NULL);
     char ctl[96];
     snprintf(ctl, sizeof ctl, "wr:{%s}:ctl", room->name);
     const char *hv[] = {"HGETALL", ctl};

@@ -196,6 +196,23 @@ class Admission(unittest.TestCase):
         self.assertEqual((ctl["leader"], ctl["epoch"], ctl["reason"]), ("c", "3", "ok"))
         self.assertEqual(float(ctl["rate_per_minute"]), RATE)
 
+    def test_a_new_leader_starts_from_the_recorded_inventory(self):
+        # the last leader's record: the organiser once set 5 tickets, then the origin said none are left
+        self.r.call("HSET", "wr:{sale}:cfg", "inventory_remaining", "5")
+        self.r.call("HSET", "wr:{sale}:ctl", "inventory", "0", "cfg_inventory", "5", "sold_out", "1")
+        a = self.start("a")
+        self.assertTrue(wait_for(lambda: self.r.call("HGET", "wr:{sale}:ctl", "leader") == b"a", 5))
+        time.sleep(1.0)
+        # a sold-out sale stays stopped across a restart (the old organiser value is not applied again)
+        self.assertEqual(self.boundary(), 0)
+        self.assertEqual(self.r.call("HGET", "wr:{sale}:ctl", "reason"), b"inventory")
+        self.assertEqual(self.r.call("HGET", "wr:{sale}:ctl", "inventory"), b"0")
+        self.assertIn("inventory as the last leader recorded it", a.logtext())
+        # a new word from the organiser is applied (3 tickets left): admission goes on
+        self.r.call("HSET", "wr:{sale}:cfg", "inventory_remaining", "3")
+        self.assertTrue(wait_for(lambda: self.boundary() >= 3, 5))
+        self.assertEqual(self.r.call("HGET", "wr:{sale}:ctl", "cfg_inventory"), b"3")
+
     def test_signals_and_inventory_from_the_gateway(self):
         origin = Origin()
         self.addCleanup(origin.stop)
