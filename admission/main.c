@@ -14,10 +14,10 @@
  * At zero the room's ctl gets sold_out = 1, which the gateways read with their view: the room shows
  * sold_out until the organiser reopens it. Not yet: live settings from the admin API. */
 #include "admission/controller.h"
-#include "admission/metrics.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/history.h"
+#include "common/httpd.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "config/config.h"
@@ -72,7 +72,7 @@ struct admission {
     int64_t epoch;
     uint64_t ticks;
     uint64_t last_tick_ms;
-    wr_metrics_server_t metrics;
+    wr_httpd_t metrics; /* GET /metrics */
     bool metrics_on;
 };
 
@@ -386,9 +386,9 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
         cc.inventory_remaining = r->inventory;
     }
     wr_ctl_decision_t d = wr_ctl_decide(&r->ctl, &cc, &in, now);
-    record(r, &d, now);
     r->last = d;
-    r->last_in = in;
+    r->last_in = in; /* before record(): its history sample shows this tick's counts */
+    record(r, &d, now);
     r->decided = true;
     a->last_tick_ms = now;
     /* admit.lua runs every tick, even for 0: it also sweeps no-shows and ended sessions */
@@ -504,8 +504,7 @@ static void gauge(wr_buf_t *w, const char *name, const char *help, const char *r
     wr_buf_puts(w, line);
 }
 
-static long render_metrics(void *arg, char *buf, size_t cap) {
-    admission_t *a = arg;
+static long render_metrics(admission_t *a, char *buf, size_t cap) {
     wr_buf_t w = wr_buf_init(buf, cap);
     gauge(&w, "waitroom_admission_leader", "1 if this controller holds the lease and admits.", NULL,
           a->leader);
@@ -614,6 +613,28 @@ static long render_metrics(void *arg, char *buf, size_t cap) {
     return wr_buf_result(&w);
 }
 
+/* GET /metrics (HEAD too); anything else is 404. One short answer per connection (common/httpd). */
+static void on_metrics_request(wr_httpd_req_t *req) {
+    admission_t *a = req->srv->arg;
+    bool path = req->url_len >= 8 && memcmp(req->url, "/metrics", 8) == 0 &&
+                (req->url_len == 8 || req->url[8] == '?');
+    if ((req->method != HTTP_GET && !req->head) || !path) {
+        static const char nf[] = "not found: GET /metrics\n";
+        wr_httpd_respond(req, 404, "Not Found", "text/plain", nf, sizeof nf - 1);
+        return;
+    }
+    enum { BODY_MAX = 256 * 1024 };
+    char *body = malloc(BODY_MAX);
+    long len = body ? render_metrics(a, body, BODY_MAX) : -1;
+    if (len < 0) {
+        static const char oops[] = "metrics unavailable\n";
+        wr_httpd_respond(req, 500, "Internal Server Error", "text/plain", oops, sizeof oops - 1);
+    } else {
+        wr_httpd_respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, (size_t)len);
+    }
+    free(body);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
     admission_t *a = s->data;
     WR_INFO("stopping", "signal=%d id=%s", signum, a->id);
@@ -623,7 +644,7 @@ static void on_signal(uv_signal_t *s, int signum) {
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     if (a->metrics_on)
-        wr_metrics_stop(&a->metrics);
+        wr_httpd_close(&a->metrics);
     wr_redis_close(&a->redis);
 }
 
@@ -720,7 +741,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (mhp.port) {
-        rc = wr_metrics_start(&a.metrics, a.loop, mhp.host, mhp.port, render_metrics, &a);
+        rc = wr_httpd_start(&a.metrics, a.loop, mhp.host, mhp.port, 16, 4096, 5000, on_metrics_request, &a);
         if (rc < 0) {
             WR_ERROR("cannot listen", "address=%s:%u what=metrics error=\"%s\"", mhp.host, mhp.port,
                      uv_strerror(rc));

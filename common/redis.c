@@ -158,9 +158,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         p->argv[1] = s->source;
         p->lens[1] = strlen(s->source);
         p->script = -1;
-        STAT_INC(r, commands);
-        if (redisAsyncCommandArgv(ac, on_reply, p, p->argc, p->argv, p->lens) == REDIS_OK)
+        if (redisAsyncCommandArgv(ac, on_reply, p, p->argc, p->argv, p->lens) == REDIS_OK) {
+            STAT_INC(r, commands);
             return;
+        }
         rep = NULL;
         STAT_INC(r, unavailable);
     } else if (!rep) {
@@ -189,7 +190,6 @@ static pending_t *pending_new(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, in
 }
 
 static void send_pending(wr_redis_t *r, pending_t *p, int argc, const char **argv, const size_t *lens) {
-    STAT_INC(r, commands);
     p->sent_ns = uv_hrtime();
     if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
         wr_redis_reply_cb cb = p->cb;
@@ -197,7 +197,9 @@ static void send_pending(wr_redis_t *r, pending_t *p, int argc, const char **arg
         pending_free(p);
         STAT_INC(r, unavailable);
         cb(r, NULL, arg);
+        return;
     }
+    STAT_INC(r, commands);
 }
 
 void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv,

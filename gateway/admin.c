@@ -13,106 +13,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #define ADMIN_MAX_CONNS 64
 #define ADMIN_REQ_MAX_BYTES 8192
 #define ADMIN_TIMEOUT_MS 5000
 #define ADMIN_RESP_MAX_BYTES (256 * 1024)
+#define ADMIN_METRICS_MAX_BYTES (4 * 1024 * 1024)
 
 typedef struct room_op room_op_t;
-typedef struct admin_conn admin_conn_t;
-
-struct admin_conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_write_t wreq;
-    llhttp_t parser;
-    gw_admin_t *a;
-    admin_conn_t **op_conn; /* the `c` field of the Redis call in flight for this request, if any */
-    char auth[300];         /* the Authorization header, if short enough to be ours */
-    size_t auth_len;
-    bool auth_long, in_auth_field, in_auth_value, auth_next;
-    uint32_t body_off, body_len;
-    gw_list_t link;
-    char *resp;
-    uint32_t len, url_off, url_len;
-    int pending_closes;
-    bool done, closing;
-    char in[ADMIN_REQ_MAX_BYTES];
-};
-
-static void ac_free(uv_handle_t *h) {
-    admin_conn_t *c = h->data;
-    if (--c->pending_closes)
-        return;
-    free(c->resp);
-    free(c);
-}
-
-static void ac_close(admin_conn_t *c) {
-    if (c->closing)
-        return;
-    c->closing = true;
-    if (c->op_conn) /* the call's answer will find nobody */
-        *c->op_conn = NULL;
-    gw_list_remove(&c->link);
-    c->a->nconns--;
-    c->pending_closes = 2;
-    uv_close((uv_handle_t *)&c->tcp, ac_free);
-    uv_close((uv_handle_t *)&c->timer, ac_free);
-}
-
-static void on_ac_timeout(uv_timer_t *t) {
-    ac_close(t->data);
-}
-
-static void on_ac_write(uv_write_t *req, int status) {
-    (void)status;
-    ac_close(req->data);
-}
+typedef wr_httpd_req_t admin_conn_t; /* one request, one connection (common/httpd) */
+#define ADMIN(c) ((gw_admin_t *)(c)->srv->arg)
 
 static void respond(admin_conn_t *c, int status, const char *reason, const char *ctype, const char *body,
-                    size_t body_len, bool head_only) {
-    char head[256];
-    int hl =
-        snprintf(head, sizeof head,
-                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                 "Connection: close\r\n\r\n",
-                 status, reason, ctype, body_len);
-    size_t total = (size_t)hl + (head_only ? 0 : body_len);
-    c->resp = malloc(total);
-    if (!c->resp) {
-        ac_close(c);
-        return;
-    }
-    memcpy(c->resp, head, (size_t)hl);
-    if (!head_only)
-        memcpy(c->resp + hl, body, body_len);
-    uv_buf_t b = uv_buf_init(c->resp, (unsigned)total);
-    c->wreq.data = c;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_ac_write) < 0)
-        ac_close(c);
+                    size_t body_len) {
+    wr_httpd_respond(c, status, reason, ctype, body, body_len);
 }
 
-static void respond_json(admin_conn_t *c, int status, const char *reason, json_t *doc, bool head_only) {
+static void respond_json(admin_conn_t *c, int status, const char *reason, json_t *doc) {
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(doc);
-    if (!text) {
+    size_t n = text ? strlen(text) : 0;
+    char *body = text ? malloc(n + 1) : NULL;
+    if (!body) {
         static const char oom[] = "{\"error\":\"out of memory\",\"field\":null}\n";
-        respond(c, 500, "Internal Server Error", "application/json", oom, sizeof oom - 1, false);
-        return;
-    }
-    size_t n = strlen(text);
-    char *body = malloc(n + 1);
-    if (body) {
+        respond(c, 500, "Internal Server Error", "application/json", oom, sizeof oom - 1);
+    } else {
         memcpy(body, text, n);
         body[n] = '\n';
-        respond(c, status, reason, "application/json", body, n + 1, head_only);
-    } else {
-        ac_close(c);
+        respond(c, status, reason, "application/json", body, n + 1);
     }
     free(body);
     free(text);
@@ -120,7 +48,7 @@ static void respond_json(admin_conn_t *c, int status, const char *reason, json_t
 
 static void json_error_field(admin_conn_t *c, int status, const char *reason, const char *msg,
                              const char *field) {
-    respond_json(c, status, reason, json_pack("{s:s, s:s?}", "error", msg, "field", field), false);
+    respond_json(c, status, reason, json_pack("{s:s, s:s?}", "error", msg, "field", field));
 }
 
 static void json_error(admin_conn_t *c, int status, const char *reason, const char *msg) {
@@ -136,24 +64,10 @@ static bool path_is(const char *p, size_t n, const char *want) {
 
 /* ---- auth ---------------------------------------------------------------------------------------- */
 
-static bool from_loopback(admin_conn_t *c) {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0)
-        return false;
-    if (ss.ss_family == AF_INET)
-        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
-    if (ss.ss_family == AF_INET6) {
-        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
-    }
-    return false;
-}
-
 /* "Bearer <token>" against the admin token, in constant time (both sides hashed first, so neither the
  * content nor the length leaks through timing). */
 static bool bearer_ok(admin_conn_t *c) {
-    gw_admin_t *a = c->a;
+    gw_admin_t *a = ADMIN(c);
     if (c->auth_long || a->token_len == 0 || c->auth_len < 7 || strncasecmp(c->auth, "Bearer ", 7) != 0)
         return false;
     uint8_t h1[crypto_generichash_BYTES], h2[crypto_generichash_BYTES];
@@ -163,7 +77,7 @@ static bool bearer_ok(admin_conn_t *c) {
 }
 
 static bool may_read(admin_conn_t *c) {
-    return (!c->a->cfg->admin_reads_need_token && from_loopback(c)) || bearer_ok(c);
+    return (!ADMIN(c)->cfg->admin_reads_need_token && wr_httpd_from_loopback(c)) || bearer_ok(c);
 }
 
 /* ---- rooms ---------------------------------------------------------------------------------------- */
@@ -172,7 +86,7 @@ struct room_op {
     admin_conn_t *c; /* NULL once the client went away */
     const wr_room_cfg_t *room;
     int pending;
-    bool failed, head_only;
+    bool failed;
     long long counts[5]; /* seq, boundary, waiting, admitted_unclaimed, active */
     wr_sig_counts_t sig;
     bool fresh;
@@ -215,7 +129,7 @@ static void room_answer(room_op_t *op) {
         free(op);
         return;
     }
-    c->op_conn = NULL;
+    c->waiter = NULL;
     if (op->failed) {
         json_decref(op->ctl);
         json_decref(op->live);
@@ -273,7 +187,7 @@ static void room_answer(room_op_t *op) {
     json_object_set_new(doc, "now_ms", json_integer((json_int_t)wr_wall_ms()));
     json_decref(op->ctl);
     json_decref(op->live);
-    respond_json(c, 200, "OK", doc, op->head_only);
+    respond_json(c, 200, "OK", doc);
     free(op);
 }
 
@@ -334,8 +248,8 @@ static void on_room_ctl(wr_redis_t *redis, const redisReply *rep, void *arg) {
         room_answer(op);
 }
 
-static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only) {
-    gw_admin_t *a = c->a;
+static void room_get(admin_conn_t *c, const wr_room_cfg_t *room) {
+    gw_admin_t *a = ADMIN(c);
     if (!a->redis_on || !a->redis.connected) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's live state is unknown");
         return;
@@ -346,9 +260,8 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only)
         return;
     }
     op->c = c;
-    c->op_conn = &op->c;
+    c->waiter = &op->c;
     op->room = room;
-    op->head_only = head_only;
     op->inventory = -1;
     op->pending = 2;
     char keys[9][96];
@@ -366,11 +279,11 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only)
     wr_redis_argv(&a->redis, on_room_ctl, op, 2, hv, NULL);
 }
 
-static void rooms_list(admin_conn_t *c, bool head_only) {
+static void rooms_list(admin_conn_t *c) {
     json_t *list = json_array();
-    for (size_t i = 0; i < c->a->cfg->nrooms; i++)
-        json_array_append_new(list, room_config_json(&c->a->cfg->rooms[i]));
-    respond_json(c, 200, "OK", json_pack("{s:o}", "rooms", list), head_only);
+    for (size_t i = 0; i < ADMIN(c)->cfg->nrooms; i++)
+        json_array_append_new(list, room_config_json(&ADMIN(c)->cfg->rooms[i]));
+    respond_json(c, 200, "OK", json_pack("{s:o}", "rooms", list));
 }
 
 /* ---- GET /v1/rooms/NAME/log ---------------------------------------------------------------------- */
@@ -382,7 +295,6 @@ typedef struct {
     admin_conn_t *c; /* first: orphaned like a room read */
     char visitor[40], serial[24];
     size_t limit;
-    bool head_only;
 } log_op_t;
 
 /* The query parameter `name`, copied (at most cap-1 bytes; only [A-Za-z0-9-] kept). */
@@ -419,7 +331,7 @@ static void on_log(wr_redis_t *redis, const redisReply *rep, void *arg) {
         free(lo);
         return;
     }
-    c->op_conn = NULL;
+    c->waiter = NULL;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         free(lo);
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the audit stream cannot be read");
@@ -473,13 +385,12 @@ static void on_log(wr_redis_t *redis, const redisReply *rep, void *arg) {
     }
     bool more = rep->elements == LOG_SCAN_MAX || json_array_size(events) >= lo->limit;
     json_t *doc = json_pack("{s:o, s:s?}", "events", events, "next", more ? next : NULL);
-    bool head_only = lo->head_only;
     free(lo);
-    respond_json(c, 200, "OK", doc, head_only);
+    respond_json(c, 200, "OK", doc);
 }
 
-static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url, size_t ul, bool head_only) {
-    gw_admin_t *a = c->a;
+static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url, size_t ul) {
+    gw_admin_t *a = ADMIN(c);
     if (!a->redis_on || !a->redis.connected) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the audit stream cannot be read");
         return;
@@ -496,9 +407,8 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
     lo->limit = query_param(url, ul, "limit", limit, sizeof limit) ? (size_t)strtoul(limit, NULL, 10) : 100;
     if (lo->limit == 0 || lo->limit > LOG_PAGE_MAX)
         lo->limit = LOG_PAGE_MAX;
-    lo->head_only = head_only;
     lo->c = c;
-    c->op_conn = &lo->c;
+    c->waiter = &lo->c;
     char key[96], start[56], count[16];
     snprintf(key, sizeof key, "wr:{%s}:log", room->name);
     snprintf(start, sizeof start, "%s%s", after[0] ? "(" : "", after[0] ? after : "-");
@@ -512,7 +422,6 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
 typedef struct {
     admin_conn_t *c;
     const wr_room_cfg_t *room;
-    bool head_only;
 } hist_op_t;
 
 static json_t *or_null(double v) {
@@ -524,11 +433,10 @@ static void on_history(wr_redis_t *redis, const redisReply *rep, void *arg) {
     hist_op_t *ho = arg;
     admin_conn_t *c = ho->c;
     const wr_room_cfg_t *room = ho->room;
-    bool head_only = ho->head_only;
     free(ho);
     if (!c)
         return;
-    c->op_conn = NULL;
+    c->waiter = NULL;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's history cannot be read");
         return;
@@ -549,13 +457,13 @@ static void on_history(wr_redis_t *redis, const redisReply *rep, void *arg) {
     }
     json_t *doc = json_pack("{s:s, s:i, s:i, s:o}", "room", room->name, "interval_ms", WR_HIST_INTERVAL_MS,
                             "max_samples", WR_HIST_SAMPLES, "samples", samples);
-    respond_json(c, 200, "OK", doc, head_only);
+    respond_json(c, 200, "OK", doc);
 }
 
 /* The last 15 minutes as the admission leader sampled them (common/history.h); empty until a
  * controller has run. */
-static void room_history(admin_conn_t *c, const wr_room_cfg_t *room, bool head_only) {
-    gw_admin_t *a = c->a;
+static void room_history(admin_conn_t *c, const wr_room_cfg_t *room) {
+    gw_admin_t *a = ADMIN(c);
     if (!a->redis_on || !a->redis.connected) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's history cannot be read");
         return;
@@ -567,8 +475,7 @@ static void room_history(admin_conn_t *c, const wr_room_cfg_t *room, bool head_o
     }
     ho->c = c;
     ho->room = room;
-    ho->head_only = head_only;
-    c->op_conn = &ho->c;
+    c->waiter = &ho->c;
     char key[96], last[16];
     snprintf(key, sizeof key, "wr:{%s}:hist", room->name);
     snprintf(last, sizeof last, "%d", WR_HIST_SAMPLES - 1);
@@ -578,8 +485,8 @@ static void room_history(admin_conn_t *c, const wr_room_cfg_t *room, bool head_o
 
 /* ---- GET /v1/config ------------------------------------------------------------------------------- */
 
-static void config_get(admin_conn_t *c, bool head_only) {
-    const wr_config_t *cfg = c->a->cfg;
+static void config_get(admin_conn_t *c) {
+    const wr_config_t *cfg = ADMIN(c)->cfg;
     json_t *rooms = json_array();
     for (size_t i = 0; i < cfg->nrooms; i++) {
         const wr_room_cfg_t *r = &cfg->rooms[i];
@@ -609,7 +516,7 @@ static void config_get(admin_conn_t *c, bool head_only) {
                   cfg->admin_reads_need_token ? "token" : "loopback", "max_connections",
                   (json_int_t)cfg->max_connections, "origin", "url", origin, "redis", "url",
                   cfg->redis_url ? cfg->redis_url : "", "secrets", "redacted", "rooms", rooms);
-    respond_json(c, 200, "OK", doc, head_only);
+    respond_json(c, 200, "OK", doc);
 }
 
 /* ---- PATCH /v1/rooms/NAME ----------------------------------------------------------------------- */
@@ -627,7 +534,7 @@ static void on_configured(wr_redis_t *redis, const redisReply *rep, void *arg) {
     free(po);
     if (!c)
         return;
-    c->op_conn = NULL;
+    c->waiter = NULL;
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
@@ -637,7 +544,7 @@ static void on_configured(wr_redis_t *redis, const redisReply *rep, void *arg) {
                          "open_at");
         return;
     }
-    room_get(c, room, false); /* the answer is the room's new state */
+    room_get(c, room); /* the answer is the room's new state */
 }
 
 /* open_at: unix seconds or an RFC 3339 time ("2026-12-01T18:00:00Z"), for a scheduled room, not long
@@ -710,14 +617,13 @@ static const char *patch_field(const wr_room_cfg_t *room, const char *k, json_t 
 }
 
 static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
-    gw_admin_t *a = c->a;
+    gw_admin_t *a = ADMIN(c);
     if (!bearer_ok(c)) {
         json_error(c, 401, "Unauthorized", "unauthorized");
         return;
     }
     json_error_t je;
-    json_t *doc =
-        c->body_len ? json_loadb(c->in + c->body_off, c->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    json_t *doc = c->body_len ? json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
     if (!doc || !json_is_object(doc)) {
         char msg[300];
         snprintf(msg, sizeof msg, "the body must be a JSON object%s%s", doc ? "" : ": ", doc ? "" : je.text);
@@ -764,11 +670,8 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         argv[i] = keys[i];
     }
     snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    char ip[64] = "?";
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
-        uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
+    char ip[64];
+    wr_httpd_peer(c, ip, sizeof ip);
     snprintf(who, sizeof who, "admin:%s", ip);
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)room->log_max_entries);
     argv[4] = now;
@@ -781,18 +684,17 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         return;
     }
     po->c = c;
-    c->op_conn = &po->c;
+    c->waiter = &po->c;
     po->room = room;
     wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 4, 7 + n, argv, NULL);
     json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
 
 static void handle(admin_conn_t *c) {
-    gw_admin_t *a = c->a;
-    const char *url = c->in + c->url_off;
+    gw_admin_t *a = ADMIN(c);
+    const char *url = c->url;
     size_t ul = c->url_len;
-    uint8_t m = llhttp_get_method(&c->parser);
-    bool head_only = m == HTTP_HEAD;
+    uint8_t m = c->method;
     bool healthz = path_is(url, ul, "/healthz"), metrics = path_is(url, ul, "/metrics");
     bool rooms = path_is(url, ul, "/v1/rooms");
     size_t pl = 0;
@@ -808,7 +710,7 @@ static void handle(admin_conn_t *c) {
             json_error(c, 405, "Method Not Allowed", "method not allowed");
         else
             respond(c, 200, "OK", "text/html; charset=utf-8", wr_asset_dashboard_html,
-                    wr_asset_dashboard_html_len, head_only);
+                    wr_asset_dashboard_html_len);
         return;
     }
     if (log || history) {
@@ -820,9 +722,9 @@ static void handle(admin_conn_t *c) {
         else if (!r)
             json_error_field(c, 404, "Not Found", "no such room", "name");
         else if (log)
-            room_log(c, r, url, ul, head_only);
+            room_log(c, r, url, ul);
         else
-            room_history(c, r, head_only);
+            room_history(c, r);
         return;
     }
     if (config) {
@@ -831,7 +733,7 @@ static void handle(admin_conn_t *c) {
         else if (!may_read(c))
             json_error(c, 401, "Unauthorized", "unauthorized");
         else
-            config_get(c, head_only);
+            config_get(c);
         return;
     }
     if (!healthz && !metrics && !rooms && !room) {
@@ -859,14 +761,14 @@ static void handle(admin_conn_t *c) {
             return;
         }
         if (rooms) {
-            rooms_list(c, head_only);
+            rooms_list(c);
             return;
         }
         const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10);
         if (!r)
             json_error_field(c, 404, "Not Found", "no such room", "name");
         else
-            room_get(c, r, head_only);
+            room_get(c, r);
         return;
     }
     if (healthz) {
@@ -877,141 +779,30 @@ static void handle(admin_conn_t *c) {
         int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers\":%d,\"connections\":%llu}\n",
                          a->draining ? "draining" : "ok", a->nworkers, (unsigned long long)conns);
         respond(c, a->draining ? 503 : 200, a->draining ? "Service Unavailable" : "OK", "application/json",
-                body, (size_t)n, head_only);
+                body, (size_t)n);
         return;
     }
-    char *buf = malloc(ADMIN_RESP_MAX_BYTES);
     gw_metrics_t *ms[256];
     int n = a->nworkers < 256 ? a->nworkers : 256;
     for (int i = 0; i < n; i++)
         ms[i] = &a->workers[i].metrics;
-    long len = buf ? gw_metrics_render(ms, n, a->nworkers, a->cfg, a->redis_on ? a->redis.stats : NULL, buf,
-                                       ADMIN_RESP_MAX_BYTES)
-                   : -1;
+    /* 256 KiB holds a few rooms' text; 64 rooms with long names need more: double until it fits */
+    char *buf = NULL;
+    long len = -1;
+    for (size_t cap = ADMIN_RESP_MAX_BYTES; len < 0 && cap <= ADMIN_METRICS_MAX_BYTES; cap *= 2) {
+        free(buf);
+        if (!(buf = malloc(cap)))
+            break;
+        len = gw_metrics_render(ms, n, a->nworkers, a->cfg, a->redis_on ? a->redis.stats : NULL, buf, cap);
+    }
     if (len < 0)
         json_error(c, 500, "Internal Server Error", "metrics rendering failed");
     else
-        respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)len, head_only);
+        respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)len);
     free(buf);
 }
 
-static int ac_on_url(llhttp_t *p, const char *at, size_t len) {
-    admin_conn_t *c = p->data;
-    if (c->url_len == 0)
-        c->url_off = (uint32_t)(at - c->in);
-    c->url_len += (uint32_t)len;
-    return 0;
-}
-
-static int ac_on_header_field(llhttp_t *p, const char *at, size_t len) {
-    admin_conn_t *c = p->data;
-    if (c->in_auth_value) /* a new header starts */
-        c->in_auth_value = false;
-    if (!c->in_auth_field) {
-        c->in_auth_field = len == 13 && strncasecmp(at, "authorization", 13) == 0;
-        c->auth_next = c->in_auth_field;
-    } else {
-        c->in_auth_field = false; /* split field names: not the one we want */
-        c->auth_next = false;
-    }
-    return 0;
-}
-
-static int ac_on_header_value(llhttp_t *p, const char *at, size_t len) {
-    admin_conn_t *c = p->data;
-    c->in_auth_field = false;
-    if (!c->auth_next)
-        return 0;
-    c->in_auth_value = true;
-    if (c->auth_len + len >= sizeof c->auth) {
-        c->auth_long = true;
-        return 0;
-    }
-    memcpy(c->auth + c->auth_len, at, len);
-    c->auth_len += len;
-    return 0;
-}
-
-static int ac_on_header_value_complete(llhttp_t *p) {
-    admin_conn_t *c = p->data;
-    c->auth_next = false;
-    c->in_auth_value = false;
-    return 0;
-}
-
-static int ac_on_body(llhttp_t *p, const char *at, size_t len) {
-    admin_conn_t *c = p->data;
-    if (c->body_len == 0)
-        c->body_off = (uint32_t)(at - c->in);
-    c->body_len += (uint32_t)len; /* contiguous: the whole request sits in c->in */
-    return 0;
-}
-
-static int ac_on_complete(llhttp_t *p) {
-    admin_conn_t *c = p->data;
-    c->done = true;
-    return HPE_PAUSED;
-}
-
-static void ac_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-    (void)hint;
-    admin_conn_t *c = h->data;
-    *buf = uv_buf_init(c->in + c->len, (unsigned)(sizeof c->in - c->len));
-}
-
-static void ac_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-    (void)buf;
-    admin_conn_t *c = s->data;
-    if (c->done || c->closing)
-        return;
-    if (n < 0) {
-        if (n == UV_ENOBUFS)
-            json_error(c, 431, "Request Header Fields Too Large", "request too large");
-        else
-            ac_close(c);
-        return;
-    }
-    llhttp_errno_t err = llhttp_execute(&c->parser, c->in + c->len, (size_t)n);
-    c->len += (uint32_t)n;
-    if (err == HPE_PAUSED && c->done)
-        handle(c);
-    else if (err != HPE_OK)
-        json_error(c, 400, "Bad Request", "bad request");
-}
-
-static void on_admin_conn(uv_stream_t *server, int status) {
-    gw_admin_t *a = server->data;
-    if (status < 0)
-        return;
-    admin_conn_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
-    uv_tcp_init(a->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || a->nconns >= ADMIN_MAX_CONNS) {
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
-        return;
-    }
-    c->a = a;
-    uv_timer_init(a->loop, &c->timer);
-    c->timer.data = c;
-    uv_timer_start(&c->timer, on_ac_timeout, ADMIN_TIMEOUT_MS, 0);
-    llhttp_init(&c->parser, HTTP_REQUEST, &a->settings);
-    c->parser.data = c;
-    gw_list_push(&a->conns, &c->link);
-    a->nconns++;
-    uv_read_start((uv_stream_t *)&c->tcp, ac_alloc, ac_read);
-}
-
 int gw_admin_start(gw_admin_t *a) {
-    gw_list_init(&a->conns);
-    llhttp_settings_init(&a->settings);
-    a->settings.on_url = ac_on_url;
-    a->settings.on_header_field = ac_on_header_field;
-    a->settings.on_header_value = ac_on_header_value;
-    a->settings.on_header_value_complete = ac_on_header_value_complete;
-    a->settings.on_body = ac_on_body;
-    a->settings.on_message_complete = ac_on_complete;
     /* the admin token, for requests from beyond loopback */
     FILE *tf = fopen(a->cfg->admin_token_file, "r");
     if (tf) {
@@ -1024,17 +815,9 @@ int gw_admin_start(gw_admin_t *a) {
         WR_WARN("admin token unreadable: the room API answers loopback only", "path=%s",
                 a->cfg->admin_token_file);
     }
-    struct sockaddr_storage ss;
-    int rc = uv_ip4_addr(a->cfg->admin_listen.host, a->cfg->admin_listen.port, (struct sockaddr_in *)&ss);
-    if (rc < 0)
-        rc = uv_ip6_addr(a->cfg->admin_listen.host, a->cfg->admin_listen.port, (struct sockaddr_in6 *)&ss);
-    if (rc < 0)
-        return rc;
-    uv_tcp_init(a->loop, &a->listener);
-    a->listener.data = a;
-    if ((rc = uv_tcp_bind(&a->listener, (struct sockaddr *)&ss, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)&a->listener, 128, on_admin_conn)) < 0) {
-        uv_close((uv_handle_t *)&a->listener, NULL);
+    int rc = wr_httpd_start(&a->http, a->loop, a->cfg->admin_listen.host, a->cfg->admin_listen.port,
+                            ADMIN_MAX_CONNS, ADMIN_REQ_MAX_BYTES, ADMIN_TIMEOUT_MS, handle, a);
+    if (rc < 0) {
         a->closed = true;
         return rc;
     }
@@ -1062,7 +845,5 @@ void gw_admin_close(gw_admin_t *a) {
     if (a->closed)
         return;
     a->closed = true;
-    uv_close((uv_handle_t *)&a->listener, NULL);
-    while (!gw_list_empty(&a->conns))
-        ac_close(GW_CONTAINER(a->conns.next, admin_conn_t, link));
+    wr_httpd_close(&a->http);
 }

@@ -3,26 +3,25 @@
  *   GET /healthz, GET /metrics, GET /v1/rooms, GET /v1/rooms/NAME, PATCH /v1/rooms/NAME (JSON, jansson)
  * Reads are open from loopback and need "Authorization: Bearer <admin token>" from anywhere else
  * (compared in constant time; a failure is a bare 401); writes always need it. Requests are small and read
- * whole (8 KiB max); every connection closes after one response; errors are {"error": "...", "field": ...}.
+ * whole (8 KiB max; common/httpd serves them); every connection closes after one response; errors are
+ * {"error": "...", "field": ...}.
  */
 #ifndef GW_ADMIN_H
 #define GW_ADMIN_H
 
+#include "common/httpd.h"
 #include "common/redis.h"
 #include "gateway/worker.h"
 #include "lua_scripts.h"
 
 typedef struct {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    wr_httpd_t http; /* the listener and its connections (common/httpd) */
     const wr_config_t *cfg;
     gw_worker_t *workers;
     int nworkers;
-    gw_list_t conns;
-    int nconns;
     bool draining;
     bool closed;
-    llhttp_settings_t settings;
     wr_redis_t redis; /* the room API's own connection, on the main loop (rooms configured only) */
     wr_redis_script_t scripts[WR_LUA_COUNT];
     bool redis_on;
