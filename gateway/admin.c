@@ -417,12 +417,38 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
     wr_redis_argv(&a->redis, on_log, lo, 6, argv, NULL);
 }
 
-/* ---- GET /v1/rooms/NAME/history ------------------------------------------------------------------ */
+/* ---- one Redis call for one request about one room ---------------------------------------------- */
 
+/* c goes NULL if the client leaves first (c->waiter points at it). */
 typedef struct {
     admin_conn_t *c;
     const wr_room_cfg_t *room;
-} hist_op_t;
+} room_call_t;
+
+static room_call_t *room_call(admin_conn_t *c, const wr_room_cfg_t *room) {
+    room_call_t *rc = calloc(1, sizeof *rc);
+    if (!rc) {
+        json_error(c, 500, "Internal Server Error", "out of memory");
+        return NULL;
+    }
+    rc->c = c;
+    rc->room = room;
+    c->waiter = &rc->c;
+    return rc;
+}
+
+/* The call's answer came: frees it; returns the request (NULL if it is gone) and its room. */
+static admin_conn_t *room_call_end(void *arg, const wr_room_cfg_t **room) {
+    room_call_t *rc = arg;
+    admin_conn_t *c = rc->c;
+    *room = rc->room;
+    free(rc);
+    if (c)
+        c->waiter = NULL;
+    return c;
+}
+
+/* ---- GET /v1/rooms/NAME/history ------------------------------------------------------------------ */
 
 static json_t *or_null(double v) {
     return v < 0 ? json_null() : json_real(v);
@@ -430,13 +456,10 @@ static json_t *or_null(double v) {
 
 static void on_history(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    hist_op_t *ho = arg;
-    admin_conn_t *c = ho->c;
-    const wr_room_cfg_t *room = ho->room;
-    free(ho);
+    const wr_room_cfg_t *room;
+    admin_conn_t *c = room_call_end(arg, &room);
     if (!c)
         return;
-    c->waiter = NULL;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's history cannot be read");
         return;
@@ -468,19 +491,14 @@ static void room_history(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the room's history cannot be read");
         return;
     }
-    hist_op_t *ho = calloc(1, sizeof *ho);
-    if (!ho) {
-        json_error(c, 500, "Internal Server Error", "out of memory");
+    room_call_t *call = room_call(c, room);
+    if (!call)
         return;
-    }
-    ho->c = c;
-    ho->room = room;
-    c->waiter = &ho->c;
     char key[96], last[16];
     snprintf(key, sizeof key, "wr:{%s}:hist", room->name);
     snprintf(last, sizeof last, "%d", WR_HIST_SAMPLES - 1);
     const char *argv[] = {"LRANGE", key, "0", last};
-    wr_redis_argv(&a->redis, on_history, ho, 4, argv, NULL);
+    wr_redis_argv(&a->redis, on_history, call, 4, argv, NULL);
 }
 
 /* ---- GET /v1/config ------------------------------------------------------------------------------- */
@@ -521,20 +539,12 @@ static void config_get(admin_conn_t *c) {
 
 /* ---- PATCH /v1/rooms/NAME ----------------------------------------------------------------------- */
 
-typedef struct {
-    admin_conn_t *c;
-    const wr_room_cfg_t *room;
-} patch_op_t;
-
 static void on_configured(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    patch_op_t *po = arg;
-    admin_conn_t *c = po->c;
-    const wr_room_cfg_t *room = po->room;
-    free(po);
+    const wr_room_cfg_t *room;
+    admin_conn_t *c = room_call_end(arg, &room);
     if (!c)
         return;
-    c->waiter = NULL;
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
@@ -677,16 +687,9 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     argv[4] = now;
     argv[5] = who;
     argv[6] = maxlen;
-    patch_op_t *po = calloc(1, sizeof *po);
-    if (!po) {
-        json_decref(doc);
-        json_error(c, 500, "Internal Server Error", "out of memory");
-        return;
-    }
-    po->c = c;
-    c->waiter = &po->c;
-    po->room = room;
-    wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, po, 4, 7 + n, argv, NULL);
+    room_call_t *call = room_call(c, room);
+    if (call)
+        wr_redis_eval(&a->redis, WR_LUA_CONFIGURE, on_configured, call, 4, 7 + n, argv, NULL);
     json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
 
