@@ -91,7 +91,7 @@ static wr_reason_t adapt(wr_ctl_t *c, const wr_ctl_cfg_t *cfg, const wr_ctl_inpu
     for (int i = 0; i < WR_CTL_HISTORY; i++)
         if (c->hist_end_ms[i] && wr_sig_quantile_ms(&c->hist[i], 0.99) > cfg->target_p99_ms * OVERLOAD_AT)
             over++;
-    bool overload = sig.requests > 0 && over >= 2;
+    bool overload = sig.requests > 0 && over >= WR_CTL_HISTORY;
     if (errors || overload) {
         /* A fast cut; the next one only once this one has taken effect (the visitors in the system are
          * down to the limit: sessions take a while to end) and a reaction window has passed since, so

@@ -14,7 +14,8 @@
  * 25 % headroom so the limit, not the pacing, is what binds), clamped to [min_rate, max_rate]. The
  * signals of the last WR_CTL_HISTORY intervals are merged, so one noisy second does not move L. L moves
  * like Netflix's gradient concurrency limit:
- *   - errors (5xx, timeouts) above max_error_rate, or p99 above 4 x target_p99_ms: a fast
+ *   - errors (5xx, timeouts) above max_error_rate, or p99 above 4 x target_p99_ms in every one of the
+ *     merged intervals (one or two slow seconds near capacity are noise, left to the gradient): a fast
  *     multiplicative cut, L = f x min(L, in_system) (f = 0.9 x the success rate, at most 0.8; 0.92 for
  *     latency), and no second cut until the first has taken effect (the visitors in the system are down
  *     to L, as sessions end) and a reaction window has passed, so a lagging signal is not punished twice;
