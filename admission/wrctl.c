@@ -11,6 +11,7 @@
  * Exit status: 0 done, 1 the API refused (its error is printed), 2 usage, 3 the admin API is
  * unreachable. The address and token come from the config file's [gateway] admin_listen and
  * admin_token_file, or from the flags. */
+#include "common/passsig.h"
 #include "config/config.h"
 
 #include <jansson.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -373,6 +375,39 @@ static int cmd_reconcile(const ctl_t *c, const char *room) {
     return rc;
 }
 
+/* Checks a Waitroom-Pass header value, as an origin would (common/passsig.h): 0 valid, 1 not. */
+static int cmd_verify_pass(const ctl_t *c, const char *pub_path, const char *value) {
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    char err[512];
+    if (wr_passsig_pub_load(pub_path, pk, err, sizeof err) < 0) {
+        fprintf(stderr, "wrctl: %s\n", err);
+        return 2;
+    }
+    wr_passsig_t p;
+    int rc = wr_passsig_verify(pk, value, strlen(value), (int64_t)time(NULL), &p);
+    static const char *const why[] = {"valid", "malformed", "forged (the signature does not match)",
+                                      "expired"};
+    char vhex[33];
+    sodium_bin2hex(vhex, sizeof vhex, p.visitor, sizeof p.visitor);
+    if (c->json) {
+        json_t *doc = json_pack("{s:b, s:s}", "valid", rc == WR_PASSSIG_OK, "result", why[-rc]);
+        if (rc == WR_PASSSIG_OK || rc == WR_PASSSIG_EXPIRED)
+            json_object_update_new(doc, json_pack("{s:s, s:s, s:I, s:I}", "room", p.room, "visitor", vhex,
+                                                  "serial", (json_int_t)p.serial, "expires",
+                                                  (json_int_t)p.expires));
+        char *text = json_dumps(doc, JSON_COMPACT);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(doc);
+    } else if (rc == WR_PASSSIG_OK || rc == WR_PASSSIG_EXPIRED) {
+        printf("%s: room %s, visitor %s, serial %llu, expires %lld\n", why[-rc], p.room, vhex,
+               (unsigned long long)p.serial, (long long)p.expires);
+    } else {
+        printf("%s\n", why[-rc]);
+    }
+    return rc == WR_PASSSIG_OK ? 0 : 1;
+}
+
 static int cmd_keygen(void) {
     uint8_t key[32];
     char hex[65];
@@ -393,6 +428,7 @@ static const char usage[] =
     "  log ROOM [--visitor ID]          the room's audit trail\n"
     "  reconcile ROOM                   the sale's books; who the origin failed and did not complete\n"
     "  keygen                           a new key line for the key file (put it first to rotate)\n"
+    "  verify-pass PUBLIC_KEY_FILE VALUE  check a Waitroom-Pass header value as the origin would\n"
     "exit status: 0 done, 1 refused by the API, 2 usage, 3 admin API unreachable\n";
 
 int main(int argc, char **argv) {
@@ -425,6 +461,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[i++];
     if (!strcmp(cmd, "keygen"))
         return cmd_keygen();
+    if (!strcmp(cmd, "verify-pass") && argc - i == 2)
+        return cmd_verify_pass(&c, argv[i], argv[i + 1]);
     if (cfg_path) {
         char err[1024];
         wr_config_t *cfg = wr_config_load(cfg_path, err, sizeof err);

@@ -394,6 +394,14 @@ static int origin_key(parser_t *p, const char *key, const char *val) {
     KEY_U64("pool_idle_timeout_ms", origin_pool_idle_timeout_ms, 100, 3600000)
     KEY_U64("down_after_failures", origin_down_after_failures, 1, 1000)
     KEY_U64("retry_after_ms", origin_retry_after_ms, 10, 600000)
+    if (!strcmp(key, "pass_signing_key_file")) {
+        free(c->pass_signing_key_file);
+        c->pass_signing_key_file = NULL;
+        if (!val[0])
+            return 0; /* empty: no signed header */
+        c->pass_signing_key_file = resolve_path(p, val);
+        return c->pass_signing_key_file ? 0 : fail(p, key, "out of memory");
+    }
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
 
@@ -800,6 +808,7 @@ void wr_config_free(wr_config_t *c) {
     free(c->path);
     free(c->dir);
     free(c->key_file);
+    free(c->pass_signing_key_file);
     free(c->admin_token_file);
     free(c->origin_url);
     free(c->redis_url);

@@ -88,7 +88,7 @@ typedef struct wr_config {
     bool case_sensitive_paths;
     bool access_log;
     bool admin_reads_need_token; /* admin_reads = token: reads need the bearer token from loopback too */
-    int log_level; /* wr_log_level_t */
+    int log_level;               /* wr_log_level_t */
 
     /* [origin] */
     wr_hostport_t origin;
@@ -100,6 +100,7 @@ typedef struct wr_config {
     uint64_t origin_pool_idle_timeout_ms;
     uint32_t origin_down_after_failures;
     uint64_t origin_retry_after_ms;
+    char *pass_signing_key_file; /* NULL: no Waitroom-Pass header (passsig.h) */
 
     /* [redis] */
     char *redis_url;

@@ -556,6 +556,7 @@ static void handle_head(gw_conn_t *c) {
         .chunked = chunked,
     };
     rl.method_len = strlen(rl.method);
+    rl.extra = gw_gate_pass_header(c, &rl.extra_len);
     long out = gw_build_request_head(&hs, &rl, b->out, b->out_cap);
     if (out < 0)
         return send_error(c, 431);

@@ -812,6 +812,37 @@ const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release) {
     return c->w->pass_hdr;
 }
 
+const char *gw_gate_pass_header(gw_conn_t *c, size_t *len) {
+    gw_worker_t *w = c->w;
+    if (!c->pass_room || !w->pass_sk || !w->passsig_cache)
+        return NULL;
+    const wr_token_t *p = &c->pass;
+    gw_passsig_cache_t *e =
+        &w->passsig_cache[(p->visitor[0] | (unsigned)p->visitor[1] << 8) % GW_PASSSIG_CACHE_SLOTS];
+    if (e->room != c->pass_room->name || e->expires != p->expires_at || e->serial != p->serial ||
+        memcmp(e->visitor, p->visitor, sizeof e->visitor) != 0) {
+        wr_passsig_t ps = {.serial = p->serial, .expires = p->expires_at};
+        snprintf(ps.room, sizeof ps.room, "%s", c->pass_room->name);
+        memcpy(ps.visitor, p->visitor, sizeof ps.visitor);
+        static const char name[] = "Waitroom-Pass: ";
+        memcpy(e->line, name, sizeof name - 1);
+        long n = wr_passsig_sign(w->pass_sk, &ps, e->line + sizeof name - 1,
+                                 sizeof e->line - (sizeof name - 1) - 2);
+        if (n < 0) {
+            e->room = NULL;
+            return NULL;
+        }
+        memcpy(e->line + sizeof name - 1 + n, "\r\n", 2);
+        e->len = (uint16_t)(sizeof name - 1 + (size_t)n + 2);
+        e->room = c->pass_room->name;
+        memcpy(e->visitor, p->visitor, sizeof e->visitor);
+        e->serial = p->serial;
+        e->expires = p->expires_at;
+    }
+    *len = e->len;
+    return e->line;
+}
+
 void gw_gate_origin_answered(gw_conn_t *c, const gw_hdrs_t *hs, int status, uint64_t latency_us) {
     const wr_config_t *wc = c->w->cfg;
     const wr_room_cfg_t *cfg = c->pass_room ? c->pass_room : wc->nrooms == 1 ? &wc->rooms[0] : NULL;

@@ -28,6 +28,10 @@ void gw_gate_leave(gw_conn_t *c, const wr_room_cfg_t *room, const gw_hdrs_t *hs)
  * the header line for the client (the renewed pass, or the pass deleted), or NULL. */
 const char *gw_gate_pass_answered(gw_conn_t *c, int status, bool release);
 
+/* The signed "Waitroom-Pass: ...\r\n" line for the origin when this request carries a valid pass and
+ * [origin] pass_signing_key_file is set (else NULL); *len is its length. */
+const char *gw_gate_pass_header(gw_conn_t *c, size_t *len);
+
 /* The origin answered a proxied request: counted in the room's signals when the visitor was admitted
  * (wr-admission steers by them), and a Waitroom-Inventory header is remembered for the room. */
 void gw_gate_origin_answered(gw_conn_t *c, const gw_hdrs_t *hs, int status, uint64_t latency_us);

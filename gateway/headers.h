@@ -30,7 +30,9 @@ typedef struct {
     size_t query_len;
     const char *client_ip;
     bool trust_forwarded;
-    bool chunked; /* request body is chunked and forwarded as such */
+    bool chunked;      /* request body is chunked and forwarded as such */
+    const char *extra; /* complete header lines to add ("Name: value\r\n"...), or NULL */
+    size_t extra_len;
 } gw_req_line_t;
 
 typedef struct {
@@ -50,7 +52,8 @@ long gw_hdr_find(const gw_hdrs_t *hs, const char *lower);
 /* True if the comma-separated value of header i contains token (case-insensitive). */
 bool gw_hdr_has_token(const gw_hdrs_t *hs, size_t i, const char *lower);
 
-/* Writes the request head for the origin into out. Returns its length, or -1 if cap is too small. */
+/* Writes the request head for the origin into out. Returns its length, or -1 if cap is too small.
+ * A client's Waitroom-Pass header never reaches the origin (only the gateway's own, in extra). */
 long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *out, size_t cap);
 
 /* Writes the response head for the client into out. Returns its length, or -1 if cap is too small.

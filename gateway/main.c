@@ -4,6 +4,7 @@
  * shutdown_timeout_ms) and exit 0. SIGHUP re-reads and checks the config and says what a restart
  * would change; live reload is not done (see README "Changing the configuration"). */
 #include "common/log.h"
+#include "common/passsig.h"
 #include "common/secret.h"
 #include "common/token.h"
 #include "config/config.h"
@@ -193,6 +194,23 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    /* the Waitroom-Pass signing key, if the origin wants proof that a request passed the queue */
+    static uint8_t pass_sk[crypto_sign_SECRETKEYBYTES];
+    bool signing = cfg->pass_signing_key_file != NULL;
+    if (signing) {
+        bool created;
+        if (wr_passsig_key_ensure(cfg->pass_signing_key_file, &created, err, sizeof err) < 0 ||
+            wr_passsig_key_load(cfg->pass_signing_key_file, pass_sk, err, sizeof err) < 0) {
+            WR_ERROR("cannot load the pass signing key", "error=\"%s\"", err);
+            gw_pages_free(pages, cfg->nrooms);
+            wr_config_free(cfg);
+            return 1;
+        }
+        if (created)
+            WR_INFO("generated the pass signing key (mode 0600); give the origin its public key",
+                    "path=%s public=%s.pub", cfg->pass_signing_key_file, cfg->pass_signing_key_file);
+    }
+
     static gateway_t g;
     g.loop = uv_default_loop();
     g.cfg = cfg;
@@ -213,6 +231,7 @@ int main(int argc, char **argv) {
         w->total_conns = &g.total_conns;
         w->exited = &g.exited_async;
         w->keys = &keys;
+        w->pass_sk = signing ? pass_sk : NULL;
         w->pages = pages;
         if ((rc = gw_worker_start(w)) < 0) {
             WR_ERROR("cannot listen", "address=%s:%u error=\"%s\"", cfg->listen.host, cfg->listen.port,

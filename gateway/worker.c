@@ -235,6 +235,8 @@ static void worker_main(void *arg) {
         sodium_memzero(w->token_cache, GW_TOKEN_CACHE_SLOTS * sizeof *w->token_cache);
     free(w->token_cache);
     w->token_cache = NULL;
+    free(w->passsig_cache);
+    w->passsig_cache = NULL;
     if (uv_loop_close(&w->loop) != 0)
         WR_WARN("worker loop closed with handles left", "worker=%d", w->id);
     atomic_store(&w->done, true);
@@ -272,6 +274,8 @@ int gw_worker_start(gw_worker_t *w) {
         }
         w->has_rooms = true;
         w->token_cache = calloc(GW_TOKEN_CACHE_SLOTS, sizeof *w->token_cache);
+        if (w->pass_sk)
+            w->passsig_cache = calloc(GW_PASSSIG_CACHE_SLOTS, sizeof *w->passsig_cache);
     }
     rc = uv_thread_create(&w->thread, worker_main, w);
     if (rc < 0) {

@@ -11,6 +11,7 @@
 #include "gateway/headers.h"
 #include "gateway/metrics.h"
 #include "gateway/room.h"
+#include "common/passsig.h"
 #include "common/token.h"
 
 #include <llhttp.h>
@@ -207,6 +208,18 @@ typedef struct {
     wr_token_t tok;
 } gw_token_cache_t;
 
+/* The signed Waitroom-Pass header lines (common/passsig.h), one slot per visitor hash: a pass's value
+ * changes only when it is renewed, so a session's requests sign once. */
+#define GW_PASSSIG_CACHE_SLOTS 512
+typedef struct {
+    const char *room; /* NULL = empty */
+    uint8_t visitor[16];
+    uint64_t serial;
+    int64_t expires;
+    uint16_t len;
+    char line[WR_PASSSIG_VALUE_MAX + 24]; /* "Waitroom-Pass: ...\r\n" */
+} gw_passsig_cache_t;
+
 struct gw_worker {
     int id;
     uv_loop_t loop;
@@ -234,6 +247,8 @@ struct gw_worker {
     gw_rooms_t rooms; /* only when the config has rooms */
     bool has_rooms;
     const wr_keyring_t *keys;          /* token keys, read-only, shared by all workers */
+    const uint8_t *pass_sk;            /* Waitroom-Pass signing key (shared, read-only), NULL = off */
+    gw_passsig_cache_t *passsig_cache; /* [GW_PASSSIG_CACHE_SLOTS] when pass_sk is set */
     const struct gw_page_room *pages;  /* waiting pages, one per room (waitpage.h), read-only, shared */
     gw_token_cache_t *token_cache;     /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
     char pass_hdr[GW_JAR_BYTES + 256]; /* a renewed or ended pass's Set-Cookie (gw_gate_pass_answered) */

@@ -67,6 +67,34 @@ static void test_request_line_and_host(void **state) {
                                                   "\r\n");
 }
 
+/* A client's Waitroom-Pass never reaches the origin; the gateway's own (extra) is added last. */
+static void test_waitroom_pass_is_the_gateways(void **state) {
+    (void)state;
+    static hdrs_t t;
+    char out[4096];
+    const char *p[] = {"Host", "h", "waitroom-pass", "v1 forged", "WAITROOM-PASS", "v1 again", NULL};
+    build(&t, p);
+    static const char line[] = "Waitroom-Pass: v1 room=sale sig=x\r\n";
+    gw_req_line_t r = {.method = "GET",
+                       .method_len = 3,
+                       .path = "/",
+                       .path_len = 1,
+                       .client_ip = "192.0.2.7",
+                       .extra = line,
+                       .extra_len = sizeof line - 1};
+    long n = gw_build_request_head(&t.hs, &r, out, sizeof out);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_null(strstr(out, "forged"));
+    assert_null(strstr(out, "again"));
+    assert_non_null(strstr(out, "X-Forwarded-Host: h\r\nWaitroom-Pass: v1 room=sale sig=x\r\n\r\n"));
+    r.extra = NULL; /* no pass: no header at all */
+    n = gw_build_request_head(&t.hs, &r, out, sizeof out);
+    out[n] = '\0';
+    assert_null(strstr(out, "aitroom-"));
+    assert_null(strstr(out, "AITROOM-"));
+}
+
 static void test_hop_by_hop_removed(void **state) {
     (void)state;
     const char *p[] = {"Host",
@@ -254,6 +282,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_line_and_host),
         cmocka_unit_test(test_hop_by_hop_removed),
+        cmocka_unit_test(test_waitroom_pass_is_the_gateways),
         cmocka_unit_test(test_forwarded_headers_untrusted),
         cmocka_unit_test(test_forwarded_headers_trusted),
         cmocka_unit_test(test_request_overflow),
