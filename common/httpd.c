@@ -41,9 +41,39 @@ static void on_timeout(uv_timer_t *t) {
     conn_close(t->data);
 }
 
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+/* After a refusal the client may still be sending (a request too large): closing at once would reset
+ * the connection and could destroy the answer before it is read. So the write side is shut, what
+ * comes is read and dropped, and the connection closes at the client's end or after LINGER_MS. */
+#define LINGER_MS 1000
+
+static void on_shutdown(uv_shutdown_t *sr, int status) {
+    wr_httpd_req_t *r = sr->data;
+    if (r->closing)
+        return;
+    if (status < 0) {
+        conn_close(r);
+        return;
+    }
+    r->lingering = true;
+    r->len = 0;
+    uv_timer_start(&r->timer, on_timeout, LINGER_MS, 0);
+    if (uv_read_start((uv_stream_t *)&r->tcp, on_alloc, on_read) < 0)
+        conn_close(r);
+}
+
 static void on_written(uv_write_t *w, int status) {
-    (void)status;
-    conn_close(w->data);
+    wr_httpd_req_t *r = w->data;
+    if (r->closing)
+        return;
+    if (status == 0 && r->linger) {
+        r->sreq.data = r;
+        if (uv_shutdown(&r->sreq, (uv_stream_t *)&r->tcp, on_shutdown) == 0)
+            return;
+    }
+    conn_close(r);
 }
 
 void wr_httpd_respond(wr_httpd_req_t *r, int status, const char *reason, const char *ctype, const char *body,
@@ -79,6 +109,7 @@ void wr_httpd_respond(wr_httpd_req_t *r, int status, const char *reason, const c
 }
 
 static void refuse(wr_httpd_req_t *r, int status, const char *reason, const char *msg) {
+    r->linger = true;
     char body[160];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"field\":null}\n", msg);
     wr_httpd_respond(r, status, reason, "application/json", body, (size_t)n);
@@ -181,6 +212,12 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
     (void)buf;
     wr_httpd_req_t *r = st->data;
+    if (r->lingering) { /* dropped; the end or the timer closes */
+        if (n < 0)
+            conn_close(r);
+        r->len = 0;
+        return;
+    }
     if (r->done || r->closing)
         return;
     if (n < 0) {
@@ -197,10 +234,15 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
         r->head = r->method == HTTP_HEAD;
         r->url = r->in + r->url_off;
         r->body = r->body_len ? r->in + r->body_off : NULL;
+        uv_read_stop((uv_stream_t *)&r->tcp); /* one request: nothing more is read */
         r->srv->handler(r);
     } else if (err != HPE_OK) {
         refuse(r, 400, "Bad Request", "bad request");
     }
+}
+
+static void free_refused(uv_handle_t *h) {
+    free(h->data); /* the request the handle sits in (not at its start) */
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -213,7 +255,7 @@ static void on_connection(uv_stream_t *server, int status) {
     uv_tcp_init(s->loop, &r->tcp);
     r->tcp.data = r;
     if (uv_accept(server, (uv_stream_t *)&r->tcp) < 0 || s->nconns >= s->max_conns) {
-        uv_close((uv_handle_t *)&r->tcp, (uv_close_cb)free);
+        uv_close((uv_handle_t *)&r->tcp, free_refused);
         return;
     }
     r->srv = s;

@@ -35,12 +35,14 @@ struct wr_httpd_req {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_write_t wreq;
+    uv_shutdown_t sreq;
     llhttp_t parser;
     wr_httpd_req_t *prev, *next;
     char *out;
     size_t len;
     uint32_t url_off, body_off, field_off, field_len, value_off, value_len;
     bool in_field, in_auth, auth_seen, done, answered, closing;
+    bool linger, lingering; /* a refusal: shut the write side, drop what still comes, then close */
     int pending_closes;
     char in[]; /* req_max bytes */
 };

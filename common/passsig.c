@@ -28,10 +28,32 @@ static int write_file(const char *path, const char *text, mode_t mode, bool excl
     return 0;
 }
 
+static int load_hex(const char *path, uint8_t *out, size_t bytes, char *err, size_t err_size);
+
+/* PATH.pub from the secret key, when it is missing (deleted, or a key made by hand). */
+static int write_pub_from(const char *path, char *err, size_t err_size) {
+    char pubpath[4096];
+    if (snprintf(pubpath, sizeof pubpath, "%s.pub", path) >= (int)sizeof pubpath) {
+        snprintf(err, err_size, "%s: path too long", path);
+        return -1;
+    }
+    if (access(pubpath, F_OK) == 0)
+        return 0;
+    uint8_t sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    if (load_hex(path, sk, sizeof sk, err, err_size) < 0)
+        return -1;
+    crypto_sign_ed25519_sk_to_pk(pk, sk);
+    sodium_memzero(sk, sizeof sk);
+    char pub[2 * crypto_sign_PUBLICKEYBYTES + 2];
+    sodium_bin2hex(pub, sizeof pub - 1, pk, sizeof pk);
+    strcat(pub, "\n");
+    return write_file(pubpath, pub, 0644, false, err, err_size) < 0 ? -1 : 0;
+}
+
 int wr_passsig_key_ensure(const char *path, bool *created, char *err, size_t err_size) {
     *created = false;
     if (access(path, F_OK) == 0)
-        return 0;
+        return write_pub_from(path, err, err_size);
     if (sodium_init() < 0) {
         snprintf(err, err_size, "%s: libsodium failed to initialise", path);
         return -1;
@@ -44,12 +66,26 @@ int wr_passsig_key_ensure(const char *path, bool *created, char *err, size_t err
     sodium_bin2hex(pub, sizeof pub - 1, pk, sizeof pk);
     strcat(pub, "\n");
     sodium_memzero(sk, sizeof sk);
-    int rc = write_file(path, text, 0600, true, err, err_size);
+    /* written whole under a temporary name, then linked into place: a second gateway starting at the
+     * same moment sees either no key or the whole key, and a crash leaves no empty key behind */
+    char tmp[4096];
+    int rc = -1;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < (int)sizeof tmp) {
+        unlink(tmp);
+        rc = write_file(tmp, text, 0600, true, err, err_size);
+    }
     sodium_memzero(text, sizeof text);
-    if (rc == -2) /* another gateway made it a moment ago */
-        return 0;
     if (rc < 0)
         return -1;
+    rc = link(tmp, path);
+    int e = errno;
+    unlink(tmp);
+    if (rc < 0 && e == EEXIST) /* another gateway made it a moment ago */
+        return write_pub_from(path, err, err_size);
+    if (rc < 0) {
+        snprintf(err, err_size, "%s: cannot create: %s", path, strerror(e));
+        return -1;
+    }
     char pubpath[4096];
     if (snprintf(pubpath, sizeof pubpath, "%s.pub", path) >= (int)sizeof pubpath ||
         write_file(pubpath, pub, 0644, false, err, err_size) < 0) {
@@ -113,8 +149,8 @@ long wr_passsig_sign(const uint8_t sk[crypto_sign_SECRETKEYBYTES], const wr_pass
 int wr_passsig_verify(const uint8_t pk[crypto_sign_PUBLICKEYBYTES], const char *value, size_t len,
                       int64_t now_s, wr_passsig_t *p) {
     char text[WR_PASSSIG_VALUE_MAX + 1];
-    if (len == 0 || len > WR_PASSSIG_VALUE_MAX)
-        return WR_PASSSIG_MALFORMED;
+    if (len == 0 || len > WR_PASSSIG_VALUE_MAX || memchr(value, '\0', len))
+        return WR_PASSSIG_MALFORMED; /* (a NUL would hide what follows it from the checks below) */
     memcpy(text, value, len);
     text[len] = '\0';
     char *sig_at = strstr(text, " sig=");

@@ -828,8 +828,9 @@ const char *gw_gate_pass_header(gw_conn_t *c, size_t *len) {
         memcpy(e->line, name, sizeof name - 1);
         long n = wr_passsig_sign(w->pass_sk, &ps, e->line + sizeof name - 1,
                                  sizeof e->line - (sizeof name - 1) - 2);
-        if (n < 0) {
+        if (n < 0) { /* cannot happen with config-checked room names; said, not silent */
             e->room = NULL;
+            WR_WARN("Waitroom-Pass not signed", "room=%s", c->pass_room->name);
             return NULL;
         }
         memcpy(e->line + sizeof name - 1 + n, "\r\n", 2);

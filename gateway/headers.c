@@ -158,7 +158,8 @@ long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *ou
     for (size_t i = 0; i < hs->n; i++) {
         if (is_hop_by_hop(hs, i, &ct) || gw_hdr_name_is(hs, i, "expect") || gw_hdr_name_is(hs, i, "via") ||
             gw_hdr_name_is(hs, i, "x-forwarded-for") || gw_hdr_name_is(hs, i, "x-forwarded-proto") ||
-            gw_hdr_name_is(hs, i, "x-forwarded-host") || gw_hdr_name_is(hs, i, "waitroom-pass"))
+            gw_hdr_name_is(hs, i, "x-forwarded-host") || gw_hdr_name_is(hs, i, "waitroom-pass") ||
+            gw_hdr_name_is(hs, i, "waitroom_pass")) /* (CGI-style origins read both as one) */
             continue;
         if (host < 0 && gw_hdr_name_is(hs, i, "host"))
             host = (long)i;

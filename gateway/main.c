@@ -14,6 +14,7 @@
 #include "gateway/worker.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,6 +210,10 @@ int main(int argc, char **argv) {
         if (created)
             WR_INFO("generated the pass signing key (mode 0600); give the origin its public key",
                     "path=%s public=%s.pub", cfg->pass_signing_key_file, cfg->pass_signing_key_file);
+        struct stat st;
+        if (stat(cfg->pass_signing_key_file, &st) == 0 && (st.st_mode & 077))
+            WR_WARN("the pass signing key is readable by others: chmod 600 it", "path=%s mode=%o",
+                    cfg->pass_signing_key_file, (unsigned)(st.st_mode & 0777));
     }
 
     static gateway_t g;

@@ -266,7 +266,14 @@ int gw_worker_start(gw_worker_t *w) {
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     if (w->cfg->nrooms > 0) {
-        if ((rc = gw_rooms_init(&w->rooms, &w->loop, w->cfg, &w->metrics, w->id)) < 0) {
+        /* the origin expects the signed header when it is configured: no worker without its cache */
+        if (w->pass_sk && !(w->passsig_cache = calloc(GW_PASSSIG_CACHE_SLOTS, sizeof *w->passsig_cache)))
+            rc = UV_ENOMEM;
+        else
+            rc = gw_rooms_init(&w->rooms, &w->loop, w->cfg, &w->metrics, w->id);
+        if (rc < 0) {
+            free(w->passsig_cache);
+            w->passsig_cache = NULL;
             uv_walk(&w->loop, close_walk, NULL);
             uv_run(&w->loop, UV_RUN_DEFAULT);
             uv_loop_close(&w->loop);
@@ -274,8 +281,6 @@ int gw_worker_start(gw_worker_t *w) {
         }
         w->has_rooms = true;
         w->token_cache = calloc(GW_TOKEN_CACHE_SLOTS, sizeof *w->token_cache);
-        if (w->pass_sk)
-            w->passsig_cache = calloc(GW_PASSSIG_CACHE_SLOTS, sizeof *w->passsig_cache);
     }
     rc = uv_thread_create(&w->thread, worker_main, w);
     if (rc < 0) {

@@ -185,6 +185,17 @@ class AdminApi(unittest.TestCase):
                 return r, c.is_closed()
             finally:
                 c.close()
+        # more idle connections than the listener keeps (64): the extra ones are closed at once, the
+        # gateway lives on, and the API answers once they are gone
+        idle = [Client(gw.admin_port) for _ in range(70)]
+        try:
+            self.assertTrue(idle[-1].is_closed(wait=2))
+            self.assertIsNone(gw.proc.poll())
+        finally:
+            for c in idle:
+                c.close()
+        time.sleep(0.2)
+        self.assertEqual(http_get(gw.admin_port, "/healthz")[0], 200)
         r, closed = raw(b"NOT HTTP AT ALL\r\n\r\n")
         self.assertEqual((r.status, json.loads(r.body)["error"], closed), (400, "bad request", True))
         r, closed = raw(b"GET /v1/rooms HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n")

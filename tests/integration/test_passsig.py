@@ -54,8 +54,17 @@ class PassHeader(RoomTest):
         self.assertIn("serial %d" % serial, p.stdout)
         doc = json.loads(self.verify(got[0], "--json").stdout)
         self.assertEqual((doc["valid"], doc["room"], doc["serial"]), (True, "sale", serial))
-        # the next request of the same pass: the same value (signed once)
+        # the next request of the same pass carries it again; another admitted visitor gets their own
         self.assertEqual(pass_headers(v.get("/echo/pay")), got)
+        w = Visitor(self.gw.port)
+        w.get("/echo", json_=True)
+        admit(self.r, 1, gw=self.gw)
+        self.assertEqual(w.get("/echo").status, 302)
+        theirs = pass_headers(w.get("/echo/seat"))
+        self.assertEqual(len(theirs), 1)
+        self.assertIn("serial=%d " % (serial + 1), theirs[0])
+        self.assertNotEqual(theirs[0].split()[2], got[0].split()[2])  # visitor=...
+        self.assertEqual(pass_headers(v.get("/echo/pay")), got)  # and the first one still their own
         # the forged one, and a tampered copy of the real one, are refused
         self.assertEqual(self.verify(FORGED).returncode, 1)
         tampered = got[0].replace("serial=%d" % serial, "serial=%d" % (serial + 1))

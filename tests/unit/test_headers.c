@@ -72,7 +72,9 @@ static void test_waitroom_pass_is_the_gateways(void **state) {
     (void)state;
     static hdrs_t t;
     char out[4096];
-    const char *p[] = {"Host", "h", "waitroom-pass", "v1 forged", "WAITROOM-PASS", "v1 again", NULL};
+    const char *p[] = {
+        "Host",           "h", "waitroom-pass", "v1 forged", "WAITROOM-PASS", "v1 again", "Waitroom_Pass",
+        "v1 underscored", NULL};
     build(&t, p);
     static const char line[] = "Waitroom-Pass: v1 room=sale sig=x\r\n";
     gw_req_line_t r = {.method = "GET",
@@ -87,6 +89,7 @@ static void test_waitroom_pass_is_the_gateways(void **state) {
     out[n] = '\0';
     assert_null(strstr(out, "forged"));
     assert_null(strstr(out, "again"));
+    assert_null(strstr(out, "underscored"));
     assert_non_null(strstr(out, "X-Forwarded-Host: h\r\nWaitroom-Pass: v1 room=sale sig=x\r\n\r\n"));
     r.extra = NULL; /* no pass: no header at all */
     n = gw_build_request_head(&t.hs, &r, out, sizeof out);

@@ -66,6 +66,11 @@ static void test_sign_verify_and_tamper(void **state) {
                                       "garbage sig=", "v2 room=sale visitor=x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(wr_passsig_verify(pk, bad[i], strlen(bad[i]), 0, &back), WR_PASSSIG_MALFORMED);
+    /* a NUL inside the value: what follows it must not go unseen */
+    char withnul[WR_PASSSIG_VALUE_MAX];
+    memcpy(withnul, v, (size_t)n);
+    memcpy(withnul + n, "\0junk", 5);
+    assert_int_equal(wr_passsig_verify(pk, withnul, (size_t)n + 5, 1900000000, &back), WR_PASSSIG_MALFORMED);
     char longv[WR_PASSSIG_VALUE_MAX + 10];
     memset(longv, 'a', sizeof longv);
     assert_int_equal(wr_passsig_verify(pk, longv, sizeof longv, 0, &back), WR_PASSSIG_MALFORMED);
@@ -104,6 +109,13 @@ static void test_key_files(void **state) {
     assert_int_equal(wr_passsig_key_load(pub, sk, err, sizeof err), -1);
     assert_non_null(strstr(err, "not a key"));
     assert_int_equal(wr_passsig_pub_load(path, pk, err, sizeof err), -1);
+    /* a lost public key file is written again from the secret one */
+    unlink(pub);
+    assert_int_equal(wr_passsig_key_ensure(path, &created, err, sizeof err), 0);
+    assert_false(created);
+    uint8_t pk2[crypto_sign_PUBLICKEYBYTES];
+    assert_int_equal(wr_passsig_pub_load(pub, pk2, err, sizeof err), 0);
+    assert_memory_equal(pk, pk2, sizeof pk);
     unlink(pub);
     unlink(path);
     rmdir(dir);
