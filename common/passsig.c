@@ -1,32 +1,14 @@
 /* The Waitroom-Pass header's signing and verification. See passsig.h. */
 #include "common/passsig.h"
 
+#include "common/secret.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int write_file(const char *path, const char *text, mode_t mode, bool excl, char *err,
-                      size_t err_size) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC), mode);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, err_size, "%s: cannot create: %s", path, strerror(e));
-        return e == EEXIST ? -2 : -1;
-    }
-    size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    if (w < 0 || (size_t)w != n || fsync(fd) < 0) {
-        snprintf(err, err_size, "%s: cannot write: %s", path, strerror(errno));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    close(fd);
-    return 0;
-}
 
 static int load_hex(const char *path, uint8_t *out, size_t bytes, char *err, size_t err_size);
 
@@ -47,7 +29,7 @@ static int write_pub_from(const char *path, char *err, size_t err_size) {
     char pub[2 * crypto_sign_PUBLICKEYBYTES + 2];
     sodium_bin2hex(pub, sizeof pub - 1, pk, sizeof pk);
     strcat(pub, "\n");
-    return write_file(pubpath, pub, 0644, false, err, err_size) < 0 ? -1 : 0;
+    return wr_file_put(pubpath, pub, 0644, true, err, err_size) < 0 ? -1 : 0;
 }
 
 int wr_passsig_key_ensure(const char *path, bool *created, char *err, size_t err_size) {
@@ -66,29 +48,17 @@ int wr_passsig_key_ensure(const char *path, bool *created, char *err, size_t err
     sodium_bin2hex(pub, sizeof pub - 1, pk, sizeof pk);
     strcat(pub, "\n");
     sodium_memzero(sk, sizeof sk);
-    /* written whole under a temporary name, then linked into place: a second gateway starting at the
-     * same moment sees either no key or the whole key, and a crash leaves no empty key behind */
-    char tmp[4096];
-    int rc = -1;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < (int)sizeof tmp) {
-        unlink(tmp);
-        rc = write_file(tmp, text, 0600, true, err, err_size);
-    }
+    /* all at once (common/secret.c): a second gateway starting at the same moment sees no key or the
+     * whole key, and a crash leaves no empty key behind */
+    int rc = wr_file_put(path, text, 0600, false, err, err_size);
     sodium_memzero(text, sizeof text);
     if (rc < 0)
         return -1;
-    rc = link(tmp, path);
-    int e = errno;
-    unlink(tmp);
-    if (rc < 0 && e == EEXIST) /* another gateway made it a moment ago */
+    if (rc == 1) /* another gateway made it a moment ago */
         return write_pub_from(path, err, err_size);
-    if (rc < 0) {
-        snprintf(err, err_size, "%s: cannot create: %s", path, strerror(e));
-        return -1;
-    }
     char pubpath[4096];
     if (snprintf(pubpath, sizeof pubpath, "%s.pub", path) >= (int)sizeof pubpath ||
-        write_file(pubpath, pub, 0644, false, err, err_size) < 0) {
+        wr_file_put(pubpath, pub, 0644, true, err, err_size) < 0) {
         unlink(path);
         return -1;
     }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_sign_verify_and_tamper(void **state) {
@@ -121,8 +122,48 @@ static void test_key_files(void **state) {
     rmdir(dir);
 }
 
+/* Gateways starting together on one directory: every one finds a whole key, and all the same one. */
+static void test_concurrent_first_starts(void **state) {
+    (void)state;
+    char dir[] = "/tmp/wr-passsig-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], pub[300];
+    snprintf(path, sizeof path, "%s/pass.key", dir);
+    snprintf(pub, sizeof pub, "%s.pub", path);
+    pid_t kids[8];
+    for (int i = 0; i < 8; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            char err[256];
+            bool created;
+            uint8_t sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES],
+                pk2[crypto_sign_PUBLICKEYBYTES];
+            if (wr_passsig_key_ensure(path, &created, err, sizeof err) < 0 ||
+                wr_passsig_key_load(path, sk, err, sizeof err) < 0 ||
+                wr_passsig_pub_load(pub, pk, err, sizeof err) < 0)
+                _exit(1);
+            crypto_sign_ed25519_sk_to_pk(pk2, sk);
+            _exit(memcmp(pk, pk2, sizeof pk) == 0 ? (created ? 10 : 0) : 2);
+        }
+    }
+    int made = 0;
+    for (int i = 0; i < 8; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+        assert_true(WIFEXITED(st));
+        assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 10);
+        made += WEXITSTATUS(st) == 10;
+    }
+    assert_int_equal(made, 1); /* one created it, the others found it */
+    unlink(pub);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0); /* no temporary file left behind */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_sign_verify_and_tamper),
-                                       cmocka_unit_test(test_key_files)};
+                                       cmocka_unit_test(test_key_files),
+                                       cmocka_unit_test(test_concurrent_first_starts)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
