@@ -202,6 +202,43 @@ static int cmd_status(const ctl_t *c, const char *room) {
     return rc;
 }
 
+/* The room's last 15 minutes as wr-admission sampled them (GET /v1/rooms/NAME/history), oldest first. */
+static int cmd_history(const ctl_t *c, const char *room) {
+    json_t *doc;
+    char path[300];
+    snprintf(path, sizeof path, "/v1/rooms/%s/history", room);
+    int st = call(c, "GET", path, NULL, &doc);
+    int rc = outcome(st, doc);
+    if (rc == 0 && c->json) {
+        print_json(doc);
+    } else if (rc == 0) {
+        json_t *samples = json_object_get(doc, "samples");
+        if (json_array_size(samples) == 0)
+            printf("%s: no history yet (wr-admission writes a sample every 5 s while it leads)\n", room);
+        else
+            printf("%-9s %9s %9s %9s %9s %9s %8s %8s  %s\n", "TIME UTC", "WAITING", "UNCLAIMED", "ACTIVE",
+                   "ADM/MIN", "RATE/MIN", "P99 MS", "ERRORS", "REASON");
+        size_t i;
+        json_t *p;
+        json_array_foreach(samples, i, p) {
+            time_t t = (time_t)(json_integer_value(json_object_get(p, "t_ms")) / 1000);
+            struct tm tm;
+            char when[16] = "?";
+            if (gmtime_r(&t, &tm))
+                strftime(when, sizeof when, "%H:%M:%S", &tm);
+            json_t *err = json_object_get(p, "origin_error_rate");
+            char errs[16] = "-";
+            if (json_is_number(err))
+                snprintf(errs, sizeof errs, "%.1f %%", json_number_value(err) * 100);
+            printf("%-9s %9s %9s %9s %9s %9s %8s %8s  %s\n", when, str(p, "waiting"),
+                   str(p, "admitted_not_claimed"), str(p, "active_sessions"), str(p, "admitted_last_minute"),
+                   str(p, "rate_per_minute"), str(p, "origin_p99_ms"), errs, str(p, "reason"));
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
 static int patch(const ctl_t *c, const char *room, json_t *body) {
     char path[300], *text = json_dumps(body, JSON_COMPACT);
     snprintf(path, sizeof path, "/v1/rooms/%s", room);
@@ -427,6 +464,7 @@ static const char usage[] =
     "  pause|resume|sold-out|open ROOM  change the room's state\n"
     "  log ROOM [--visitor ID]          the room's audit trail\n"
     "  reconcile ROOM                   the sale's books; who the origin failed and did not complete\n"
+    "  history ROOM                     the last 15 minutes, a line every 5 s (as the dashboard charts)\n"
     "  keygen                           a new key line for the key file (put it first to rotate)\n"
     "  verify-pass PUBLIC_KEY_FILE VALUE  check a Waitroom-Pass header value as the origin would\n"
     "exit status: 0 done, 1 refused by the API, 2 usage, 3 admin API unreachable\n";
@@ -495,7 +533,8 @@ int main(int argc, char **argv) {
             while (n && (c.token[n - 1] == '\n' || c.token[n - 1] == '\r' || c.token[n - 1] == ' '))
                 n--;
             c.token[n] = '\0';
-        } else if (strcmp(cmd, "status") != 0 && strcmp(cmd, "log") != 0 && strcmp(cmd, "reconcile") != 0) {
+        } else if (strcmp(cmd, "status") != 0 && strcmp(cmd, "log") != 0 && strcmp(cmd, "reconcile") != 0 &&
+                   strcmp(cmd, "history") != 0) {
             fprintf(stderr, "wrctl: cannot read the admin token file %s\n", token_file);
             return 2;
         }
@@ -525,6 +564,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "reconcile") && rest == 1)
         return cmd_reconcile(&c, argv[i]);
+    if (!strcmp(cmd, "history") && rest == 1)
+        return cmd_history(&c, argv[i]);
     fprintf(stderr, "wrctl: bad command line\n\n%s", usage);
     return 2;
 }

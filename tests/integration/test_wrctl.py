@@ -97,6 +97,17 @@ class Wrctl(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(json.loads(vs["E"].get("/checkout", json_=True).body)["state"], "paused")
         self.assertEqual(self.wrctl("open", "sale")[0], 0)
+        # the last minutes as wr-admission sampled them (every 5 s), newest last
+        rc, out, err = self.wrctl("history", "sale")
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^TIME UTC\s+WAITING\s+UNCLAIMED\s+ACTIVE\s+ADM/MIN\s+RATE/MIN")
+        self.assertGreaterEqual(len(lines), 2)
+        self.assertRegex(lines[-1], r"^\d\d:\d\d:\d\d\s+\d+\s+\d+\s+\d+\s+\d+\s+[\d.]+\s+\S+\s+\S+.*\s+[a-z_]+$")
+        rc, out, _ = self.wrctl("--json", "history", "sale")
+        doc = json.loads(out)
+        self.assertEqual((rc, doc["room"], doc["interval_ms"]), (0, "sale", 5000))
+        self.assertIn(len(doc["samples"]), (len(lines) - 1, len(lines)))  # (a sample may land in between)
 
     def test_exit_codes(self):
         rc, _, err = self.wrctl("set", "sale", "rate=-5")
@@ -108,6 +119,7 @@ class Wrctl(unittest.TestCase):
         rc, out, err = self.wrctl("--json", "set", "sale", "session_ttl=240")
         self.assertEqual((rc, json.loads(out)["session_ttl_s"]), (0, 240), err)
         self.assertEqual(self.wrctl("status", "nope")[0], 1)
+        self.assertEqual(self.wrctl("history", "nope")[0], 1)
         self.assertEqual(self.wrctl("frobnicate")[0], 2)
         self.assertEqual(self.wrctl("set", "sale", "oops")[0], 2)
         p = subprocess.run([WRCTL, "--admin", "127.0.0.1:%d" % free_port(), "status"], capture_output=True,
