@@ -51,6 +51,18 @@ class Room(LuaRoom):
         return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed"],
                        [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN])
 
+    def admitted(self, n):
+        """Visitors v1..vn join and poll at 1,000 ms and are admitted at once; returns admit's answer."""
+        for i in range(1, n + 1):
+            self.join("v%d" % i, 1000)
+        self.heartbeat(list(range(1, n + 1)), 1000)
+        return self.admit(n, 1000)
+
+    def in_session(self, n):
+        """admitted(n), then each claims at 2,000 ms; returns the claims' answers."""
+        self.admitted(n)
+        return [self.claim(s, 2000) for s in range(1, n + 1)]
+
     def release(self, serial, now, reason="released"):
         return self.ev("release", ["active", "log", "ended", "owed"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
 
@@ -175,10 +187,7 @@ class Scripts(unittest.TestCase):
 
     def test_claim_window_session_and_release(self):
         room = self.room
-        for i in range(1, 4):
-            room.join("v%d" % i, 1000)
-        room.heartbeat([1, 2, 3], 1000)
-        room.admit(3, 1000)
+        room.admitted(3)
         self.assertEqual(room.claim(1, 5000), [1, 5000 + SESSION_MS])
         self.assertEqual(room.claim(1, 6000), [4, 5000 + SESSION_MS])  # second tab: same session
         # 2 never shows: the next tick after the claim window counts a no-show and frees the slot
@@ -197,12 +206,7 @@ class Scripts(unittest.TestCase):
 
     def test_session_end_spends_the_place(self):
         room = self.room
-        for i in range(1, 4):
-            room.join("v%d" % i, 1000)
-        room.heartbeat([1, 2, 3], 1000)
-        room.admit(3, 1000)
-        for s in (1, 2, 3):
-            self.assertEqual(room.claim(s, 2000)[0], 1)
+        self.assertEqual([c[0] for c in room.in_session(3)], [1, 1, 1])
         # 1 is released by the origin: its token can never claim again (no second turn by replay)
         self.assertEqual(room.release(1, 3000), 1)
         self.assertEqual(room.claim(1, 3001), [5, 0])
@@ -217,20 +221,14 @@ class Scripts(unittest.TestCase):
 
     def test_claim_after_expiry_before_tick(self):
         room = self.room
-        room.join("v1", 1000)
-        room.heartbeat([1], 1000)
-        room.admit(1, 1000)
-        room.claim(1, 2000)
+        room.in_session(1)
         self.assertEqual(room.claim(1, 2000 + SESSION_MS), [5, 0])
         self.assertIn(("expired", 1), room.log())
         self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
 
     def test_extend_and_grace(self):
         room = self.room
-        room.join("v1", 1000)
-        room.heartbeat([1], 1000)
-        room.admit(1, 1000)
-        room.claim(1, 2000)
+        room.in_session(1)
         end = 2000 + SESSION_MS
         self.assertEqual(self.extend(1, 3000, end + 5000), 1)
         self.assertEqual(int(float(self.r.call("ZSCORE", room.k("active"), 1))), end + 5000)
@@ -248,12 +246,7 @@ class Scripts(unittest.TestCase):
         # the origin failed buyer 1 during checkout (a grace); the session runs out without completing:
         # buyer 1 is owed a turn and goes before anyone new; buyer 3 completed after a failure: not owed
         room = self.room
-        for i in range(1, 4):
-            room.join("v%d" % i, 1000)
-        room.heartbeat([1, 2, 3], 1000)
-        room.admit(3, 1000)
-        for s in (1, 2, 3):
-            room.claim(s, 2000)
+        room.in_session(3)
         end = 2000 + SESSION_MS
         self.assertEqual(self.extend(1, 3000, end + 60000, "grace", 502), 1)
         self.assertEqual(self.extend(3, 3000, end + 60000, "grace", 504), 1)
@@ -275,10 +268,7 @@ class Scripts(unittest.TestCase):
 
     def test_owed_noticed_at_claim(self):
         room = self.room
-        room.join("v1", 1000)
-        room.heartbeat([1], 1000)
-        room.admit(1, 1000)
-        room.claim(1, 2000)
+        room.in_session(1)
         self.extend(1, 3000, 2000 + SESSION_MS, "grace", 502)  # logged, the end does not move, owed
         self.assertEqual(room.claim(1, 2000 + SESSION_MS + 1), [2, 0])  # ran out: in the lane, not spent
         self.assertIn(("owed", 1), room.log())
