@@ -389,6 +389,17 @@ class Client:
             return True
 
 
+def wait_for(cond, timeout=10.0, every=0.02):
+    """Calls cond until it returns something true (returned) or timeout seconds pass (None)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(every)
+    return None
+
+
 def http_get(port, path, headers=()):
     c = Client(port, timeout=5)
     try:

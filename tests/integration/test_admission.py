@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Gateway, Origin, Visitor, free_port, http_get  # noqa: E402
+from harness import Gateway, Origin, Visitor, free_port, http_get, wait_for  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 ADMISSION = os.environ.get("WR_ADMISSION",
@@ -20,16 +20,6 @@ ADMISSION = os.environ.get("WR_ADMISSION",
 LEASE_S = 2.0
 RATE = 600  # per minute: 10 a second, at most 10 in one tick (the burst)
 VISITORS = 3000
-
-
-def wait_for(cond, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    return None
 
 
 class Controller:

@@ -1,6 +1,7 @@
 """What a buyer gets when things go wrong or are customised: provisional places while Redis is down
 (confirmed in arrival order when it is back), the fail_open switch, a room's own page template (and a
 bad one refused at start), and the admitted redirect of the status endpoint (?return=, same site only)."""
+import functools
 import json
 import os
 import subprocess
@@ -9,18 +10,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
 from harness import GATEWAY, Gateway, Origin, Visitor, admit  # noqa: E402
 from resp import RedisServer  # noqa: E402
 
 
 
-def wait_for(cond, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+wait_for = functools.partial(harness.wait_for, timeout=15)
 
 
 def restart(redis):

@@ -7,18 +7,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, Gateway, Origin, http_get  # noqa: E402
+from harness import Client, Gateway, Origin, http_get, wait_for  # noqa: E402
 from resp import RedisServer  # noqa: E402
-
-
-def wait_for(fn, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    return fn()
 
 
 def self_request(port, raw):
