@@ -30,9 +30,9 @@ class AdminApi(unittest.TestCase):
         self.origin = Origin()
         self.addCleanup(self.origin.stop)
 
-    def gateway(self, extra=""):
+    def gateway(self, extra="", rooms=ROOMS):
         gw = Gateway(self.origin.url(), extra_gateway=extra,
-                     extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port, rooms=ROOMS)
+                     extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port, rooms=rooms)
         self.addCleanup(lambda: self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-2000:]))
         return gw
 
@@ -159,9 +159,7 @@ class AdminApi(unittest.TestCase):
     def test_metrics_of_many_rooms(self):
         # 64 rooms with long names: about 300 KB of text, more than the first buffer holds
         rooms = "".join("[room %s]\npaths = /r%d\n" % (("room%02d_" % i).ljust(60, "x"), i) for i in range(64))
-        gw = Gateway(self.origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port,
-                     rooms=rooms)
-        self.addCleanup(lambda: self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-2000:]))
+        gw = self.gateway(rooms=rooms)
         st, _, body = http_get(gw.admin_port, "/metrics")
         self.assertEqual(st, 200, body[:300])
         self.assertGreater(len(body), 256 * 1024)
@@ -334,10 +332,8 @@ class AdminApi(unittest.TestCase):
         """A scheduled room's opening moved live (RFC 3339 or unix seconds): the buyers' status and page
         show the new time, the draw happens then, and once it is done the opening can no longer move."""
         far = int(time.time()) + 3600
-        gw = Gateway(self.origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % self.redis.port,
-                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n"
-                     % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(far)))
-        self.addCleanup(lambda: self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-2000:]))
+        gw = self.gateway(rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n"
+                          % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(far)))
         with open(os.path.join(gw.dir, "admin.token")) as f:
             token = f.read().strip()
         r = self.redis.client()
