@@ -514,27 +514,7 @@ static long render_metrics(admission_t *a, char *buf, size_t cap) {
           "When this controller last decided (unix time).", NULL, (double)a->last_tick_ms / 1000.0);
     gauge(&w, "waitroom_admission_ticks_total", "Ticks run as the leader.", NULL, (double)a->ticks);
     const wr_redis_stats_t *rs = a->redis.stats;
-    wr_histo_snap_t lat = {0};
-    wr_histo_add(&lat, &rs->latency);
-    wr_buf_puts(&w, "# HELP waitroom_admission_redis_latency_seconds Redis command sent to reply received.\n"
-                    "# TYPE waitroom_admission_redis_latency_seconds histogram\n");
-    wr_histo_render(&w, "waitroom_admission_redis_latency_seconds", "", &lat);
-    gauge(&w, "waitroom_admission_redis_commands_total", "Redis commands sent.", NULL,
-          (double)atomic_load(&rs->commands));
-    char line[640];
-    snprintf(
-        line, sizeof line,
-        "# HELP waitroom_admission_redis_errors_total Redis commands that failed, by kind: error (an error "
-        "reply), lost (the connection went before the reply), unavailable (not sent: no connection).\n"
-        "# TYPE waitroom_admission_redis_errors_total counter\n"
-        "waitroom_admission_redis_errors_total{kind=\"error\"} %llu\n"
-        "waitroom_admission_redis_errors_total{kind=\"lost\"} %llu\n"
-        "waitroom_admission_redis_errors_total{kind=\"unavailable\"} %llu\n",
-        (unsigned long long)atomic_load(&rs->errors), (unsigned long long)atomic_load(&rs->lost),
-        (unsigned long long)atomic_load(&rs->unavailable));
-    wr_buf_puts(&w, line);
-    gauge(&w, "waitroom_admission_redis_reconnects_total", "Redis connections lost (and retried).", NULL,
-          (double)atomic_load(&rs->reconnects));
+    wr_redis_stats_render(&w, "waitroom_admission", "Redis command sent to reply received.", &rs, 1);
     static const struct {
         const char *name, *help;
         int what;

@@ -273,3 +273,38 @@ void wr_redis_close(wr_redis_t *r) {
         redisAsyncFree(ac);
     }
 }
+
+void wr_redis_stats_render(wr_buf_t *b, const char *prefix, const char *latency_help,
+                           const wr_redis_stats_t *const *stats, size_t n) {
+    wr_histo_snap_t lat = {0};
+    unsigned long long v[5] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const wr_redis_stats_t *r = stats[i];
+        if (!r)
+            continue;
+        wr_histo_add(&lat, &r->latency);
+        v[0] += atomic_load_explicit(&r->commands, memory_order_relaxed);
+        v[1] += atomic_load_explicit(&r->errors, memory_order_relaxed);
+        v[2] += atomic_load_explicit(&r->lost, memory_order_relaxed);
+        v[3] += atomic_load_explicit(&r->unavailable, memory_order_relaxed);
+        v[4] += atomic_load_explicit(&r->reconnects, memory_order_relaxed);
+    }
+    char line[1024], name[128];
+    snprintf(name, sizeof name, "%s_redis_latency_seconds", prefix);
+    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s histogram\n", name, latency_help, name);
+    wr_buf_puts(b, line);
+    wr_histo_render(b, name, "", &lat);
+    snprintf(line, sizeof line,
+             "# HELP %s_redis_commands_total Redis commands sent.\n# TYPE %s_redis_commands_total counter\n"
+             "%s_redis_commands_total %llu\n"
+             "# HELP %s_redis_errors_total Redis commands that failed, by kind: error (an error reply), lost "
+             "(the connection went before the reply), unavailable (not sent: no connection).\n"
+             "# TYPE %s_redis_errors_total counter\n"
+             "%s_redis_errors_total{kind=\"error\"} %llu\n%s_redis_errors_total{kind=\"lost\"} %llu\n"
+             "%s_redis_errors_total{kind=\"unavailable\"} %llu\n"
+             "# HELP %s_redis_reconnects_total Redis connections lost (and retried).\n"
+             "# TYPE %s_redis_reconnects_total counter\n%s_redis_reconnects_total %llu\n",
+             prefix, prefix, prefix, v[0], prefix, prefix, prefix, v[1], prefix, v[2], prefix, v[3], prefix,
+             prefix, prefix, v[4]);
+    wr_buf_puts(b, line);
+}

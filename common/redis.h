@@ -9,6 +9,7 @@
 #ifndef WR_REDIS_H
 #define WR_REDIS_H
 
+#include "common/buf.h"
 #include "common/histo.h"
 
 #include <hiredis/async.h>
@@ -72,6 +73,12 @@ void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, con
 /* Calls script number `script` with nkeys keys followed by the other arguments, via EVALSHA. */
 void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                    const char **argv, const size_t *lens);
+
+/* The Prometheus lines of n connections' figures, summed (NULL entries skipped):
+ * PREFIX_redis_latency_seconds (histogram; latency_help says what it covers), PREFIX_redis_commands_total,
+ * PREFIX_redis_errors_total{kind="error|lost|unavailable"}, PREFIX_redis_reconnects_total. */
+void wr_redis_stats_render(wr_buf_t *b, const char *prefix, const char *latency_help,
+                           const wr_redis_stats_t *const *stats, size_t n);
 
 /* Disconnects (pending callbacks get NULL) and closes the timer; the loop can then end. */
 void wr_redis_close(wr_redis_t *r);

@@ -43,47 +43,37 @@ static void metric(out_t *o, const char *name, const char *type, const char *hel
     put(o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
 }
 
-/* The histogram lines go through a wr_buf_t over what is left of o's buffer. */
-static void histo(out_t *o, const char *name, const char *labels, const wr_histo_snap_t *s) {
-    if (o->overflow)
-        return;
-    wr_buf_t b = wr_buf_init(o->buf + o->len, o->size - o->len);
-    wr_histo_render(&b, name, labels, s);
-    if (b.failed)
-        o->overflow = 1;
-    else
-        o->len += b.len;
+/* Lines written by wr_buf_t writers go into what is left of o's buffer. */
+static wr_buf_t rest_of(const out_t *o) {
+    return wr_buf_init(o->buf + o->len, o->overflow ? 0 : o->size - o->len);
 }
 
+static void took(out_t *o, const wr_buf_t *b) {
+    if (b->failed)
+        o->overflow = 1;
+    else if (!o->overflow)
+        o->len += b->len;
+}
+
+static void histo(out_t *o, const char *name, const char *labels, const wr_histo_snap_t *s) {
+    wr_buf_t b = rest_of(o);
+    wr_histo_render(&b, name, labels, s);
+    took(o, &b);
+}
+
+/* the workers' connections and the admin listener's, summed */
 static void redis_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_redis_stats_t *admin) {
-    wr_histo_snap_t lat = {0};
-    uint64_t v[5] = {0};
-    for (int i = 0; i <= n; i++) {
-        const wr_redis_stats_t *r = i < n ? &w[i]->redis : admin;
-        if (!r)
-            continue;
-        wr_histo_add(&lat, &r->latency);
-        v[0] += atomic_load_explicit(&r->commands, memory_order_relaxed);
-        v[1] += atomic_load_explicit(&r->errors, memory_order_relaxed);
-        v[2] += atomic_load_explicit(&r->lost, memory_order_relaxed);
-        v[3] += atomic_load_explicit(&r->unavailable, memory_order_relaxed);
-        v[4] += atomic_load_explicit(&r->reconnects, memory_order_relaxed);
-    }
-    put(o, "# HELP waitroom_gateway_redis_latency_seconds Redis command sent to reply received (all rooms "
-           "share the connection; the admin listener's calls included).\n"
-           "# TYPE waitroom_gateway_redis_latency_seconds histogram\n");
-    histo(o, "waitroom_gateway_redis_latency_seconds", "", &lat);
-    metric(o, "waitroom_gateway_redis_commands_total", "counter", "Redis commands sent.", v[0]);
-    put(o,
-        "# HELP waitroom_gateway_redis_errors_total Redis commands that failed, by kind: error (an error "
-        "reply), lost (the connection went before the reply), unavailable (not sent: no connection).\n"
-        "# TYPE waitroom_gateway_redis_errors_total counter\n"
-        "waitroom_gateway_redis_errors_total{kind=\"error\"} %" PRIu64 "\n"
-        "waitroom_gateway_redis_errors_total{kind=\"lost\"} %" PRIu64 "\n"
-        "waitroom_gateway_redis_errors_total{kind=\"unavailable\"} %" PRIu64 "\n",
-        v[1], v[2], v[3]);
-    metric(o, "waitroom_gateway_redis_reconnects_total", "counter", "Redis connections lost (and retried).",
-           v[4]);
+    const wr_redis_stats_t *all[257];
+    size_t k = 0;
+    for (int i = 0; i < n && k < 256; i++)
+        all[k++] = &w[i]->redis;
+    all[k++] = admin;
+    wr_buf_t b = rest_of(o);
+    wr_redis_stats_render(&b, "waitroom_gateway",
+                          "Redis command sent to reply received (all rooms share the connection; the admin "
+                          "listener's calls included).",
+                          all, k);
+    took(o, &b);
 }
 
 static uint64_t room_sum(gw_metrics_t *const *w, int n, size_t room, size_t offset, bool max) {
