@@ -1,17 +1,19 @@
-/* wr-gateway: flags, config, limits, worker threads, signals.
- * The main thread owns a small loop with the signal handlers and the admin listener; the workers own
- * the public traffic. SIGTERM/SIGINT drain (stop accepting, finish in-flight requests, bounded by
- * shutdown_timeout_ms) and exit 0. SIGHUP re-reads and checks the config and says what a restart
- * would change; live reload is not done (see README "Changing the configuration"). */
+/* wr-gateway: flags, config, limits, worker threads, signals; the one place the three layers meet.
+ * Each worker is an HTTP proxy (gateway/http) with the waiting room (gateway/queue) plugged in through
+ * its hooks; the admin listener (gateway/admin) reads both. The main thread owns a small loop with the
+ * signal handlers and the admin listener; the workers own the public traffic. SIGTERM/SIGINT drain (stop
+ * accepting, finish in-flight requests, bounded by shutdown_timeout_ms) and exit 0. SIGHUP re-reads and
+ * checks the config and says what a restart would change; live reload is not done (see README "Changing the
+ * configuration"). */
 #include "common/log.h"
 #include "common/passsig.h"
 #include "common/secret.h"
 #include "common/token.h"
 #include "config/config.h"
-#include "gateway/admin.h"
-#include "gateway/http.h"
-#include "gateway/waitpage.h"
-#include "gateway/worker.h"
+#include "gateway/admin/admin.h"
+#include "gateway/http/http.h"
+#include "gateway/queue/queue.h"
+#include "gateway/queue/waitpage.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -41,7 +43,8 @@ static const char usage[] =
 typedef struct {
     uv_loop_t *loop;
     wr_config_t *cfg;
-    gw_worker_t *workers;
+    gw_worker_t **workers;
+    gw_queue_t **queues; /* worker i's waiting room */
     int nworkers;
     int exited;
     gw_admin_t admin;
@@ -76,7 +79,7 @@ static void begin_stop(gateway_t *g, const char *why) {
     WR_INFO("draining", "signal=%s timeout_ms=%llu", why, (unsigned long long)g->cfg->shutdown_timeout_ms);
     gw_admin_drain(&g->admin);
     for (int i = 0; i < g->nworkers; i++)
-        gw_worker_stop(&g->workers[i]);
+        gw_worker_stop(g->workers[i]);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -112,7 +115,7 @@ static void on_worker_exited(uv_async_t *a) {
     /* async sends coalesce: count the workers that say they are done */
     g->exited = 0;
     for (int i = 0; i < g->nworkers; i++)
-        if (atomic_load(&g->workers[i].done))
+        if (gw_worker_done(g->workers[i]))
             g->exited++;
     if (g->exited == g->nworkers)
         close_main_handles(g);
@@ -221,7 +224,28 @@ int main(int argc, char **argv) {
     g.cfg = cfg;
     g.nworkers = cfg->workers;
     g.workers = calloc((size_t)g.nworkers, sizeof *g.workers);
-    if (!g.workers) {
+    g.queues = calloc((size_t)g.nworkers, sizeof *g.queues);
+    bool made = g.workers && g.queues;
+    gw_queue_shared_t shared = {
+        .cfg = cfg, .keys = &keys, .pass_sk = signing ? pass_sk : NULL, .pages = pages};
+    for (int i = 0; made && i < g.nworkers; i++) {
+        gw_worker_opts_t o = {.id = i,
+                              .cfg = cfg,
+                              .hooks = &gw_queue_hooks,
+                              .total_conns = &g.total_conns,
+                              .exited = &g.exited_async};
+        made = (o.hooks_ctx = g.queues[i] = gw_queue_new(&shared, i)) && (g.workers[i] = gw_worker_new(&o));
+    }
+    if (!made) {
+        WR_ERROR("out of memory", "where=workers");
+        for (int i = 0; i < g.nworkers; i++) {
+            if (g.workers)
+                gw_worker_free(g.workers[i]);
+            if (g.queues)
+                gw_queue_free(g.queues[i]);
+        }
+        free(g.workers);
+        free(g.queues);
         gw_pages_free(pages, cfg->nrooms);
         wr_config_free(cfg);
         return 1;
@@ -230,15 +254,7 @@ int main(int argc, char **argv) {
     g.exited_async.data = &g;
     int rc = 0, started = 0;
     for (int i = 0; i < g.nworkers; i++) {
-        gw_worker_t *w = &g.workers[i];
-        w->id = i;
-        w->cfg = cfg;
-        w->total_conns = &g.total_conns;
-        w->exited = &g.exited_async;
-        w->keys = &keys;
-        w->pass_sk = signing ? pass_sk : NULL;
-        w->pages = pages;
-        if ((rc = gw_worker_start(w)) < 0) {
+        if ((rc = gw_worker_start(g.workers[i])) < 0) {
             WR_ERROR("cannot listen", "address=%s:%u error=\"%s\"", cfg->listen.host, cfg->listen.port,
                      uv_strerror(rc));
             break;
@@ -248,6 +264,7 @@ int main(int argc, char **argv) {
     g.admin.loop = g.loop;
     g.admin.cfg = cfg;
     g.admin.workers = g.workers;
+    g.admin.queues = g.queues;
     g.admin.nworkers = g.nworkers;
     if (rc == 0 && (rc = gw_admin_start(&g.admin)) < 0)
         WR_ERROR("cannot listen", "address=%s:%u what=admin error=\"%s\"", cfg->admin_listen.host,
@@ -257,7 +274,7 @@ int main(int argc, char **argv) {
         g.nworkers = started;
         g.stopping = true;
         for (int i = 0; i < started; i++)
-            gw_worker_stop(&g.workers[i]);
+            gw_worker_stop(g.workers[i]);
         if (started == 0)
             close_main_handles(&g);
     } else {
@@ -275,9 +292,14 @@ int main(int argc, char **argv) {
     }
     uv_run(g.loop, UV_RUN_DEFAULT);
     for (int i = 0; i < started; i++)
-        uv_thread_join(&g.workers[i].thread);
+        gw_worker_join(g.workers[i]);
     uv_loop_close(g.loop);
+    for (int i = 0; i < cfg->workers; i++) { /* g.nworkers counts only the started ones after a failure */
+        gw_worker_free(g.workers[i]);
+        gw_queue_free(g.queues[i]);
+    }
     free(g.workers);
+    free(g.queues);
     wr_keyring_wipe(&keys);
     gw_pages_free(pages, cfg->nrooms);
     wr_config_free(cfg);

@@ -3,8 +3,8 @@
  * proxy relies on: offsets stay inside the input, the normalised path is never longer than the raw one
  * and is accepted again unchanged, and the rewritten head never carries hop-by-hop headers. */
 #include "common/path.h"
-#include "gateway/cookie.h"
-#include "gateway/headers.h"
+#include "gateway/queue/cookie.h"
+#include "gateway/http/headers.h"
 
 #include <llhttp.h>
 #include <stdint.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/cookie.h"
+#include "gateway/queue/cookie.h"
 
 #include <stdio.h>
 #include <string.h>

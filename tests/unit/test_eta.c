@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/eta.h"
+#include "gateway/queue/eta.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/headers.h"
+#include "gateway/http/headers.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/room_view.h"
+#include "gateway/queue/room_view.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 
 #include "common/path.h"
 #include "config/config.h"
-#include "gateway/route.h"
+#include "gateway/queue/route.h"
 
 #include <stdio.h>
 #include <string.h>

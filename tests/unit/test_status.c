@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/status.h"
+#include "gateway/queue/status.h"
 
 #include <string.h>
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "gateway/waitpage.h"
+#include "gateway/queue/waitpage.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
-/* One client connection: read a request head (llhttp, strict), check it, route it, hand it to the
- * upstream pool, stream the body to the origin, and let proxy.c stream the response back.
+/* One client connection: read a request head (llhttp, strict), check it (request.c), show it to the
+ * hooks (the queue), hand it to the upstream pool, stream the body to the origin, and let proxy.c
+ * stream the response back.
  *
  * Invariants:
  *  - One request at a time per connection. Pipelined bytes wait in blk->in, unparsed, until the
@@ -11,14 +12,10 @@
  *  - Every phase has a time limit on the one timer: idle, header, body, send, linger.
  * Errors the gateway answers itself always close the connection after a short lingering read, so the
  * client sees the status instead of a reset. */
-#include "common/log.h"
 #include "common/buf.h"
-#include "common/path.h"
-#include "gateway/http.h"
-#include "gateway/gate.h"
-#include "gateway/page.h"
-#include "gateway/route.h"
-#include "gateway/worker.h"
+#include "common/log.h"
+#include "gateway/http/internal.h"
+#include "gateway/http/request.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -225,11 +222,17 @@ int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
 
 /* The connection no longer wants an origin connection: leave the pool's queue, or close the origin
  * connection mid-request (it cannot be reused with a half-relayed message on it). */
+/* The hooks learn that the request is over (once per on_request). */
+static void req_end(gw_conn_t *c) {
+    if (!c->hooked)
+        return;
+    c->hooked = 0;
+    if (c->w->hooks->on_end)
+        c->w->hooks->on_end(c->w->hooks_ctx, &c->req);
+}
+
 static void drop_upstream(gw_conn_t *c) {
-    if (c->op) { /* a Redis call for this request is in flight: its answer will find nobody */
-        gw_room_op_orphan(c->op);
-        c->op = NULL;
-    }
+    req_end(c); /* e.g. a Redis call in flight for this request: its answer will find nobody */
     if (c->waiting)
         gw_pool_cancel_wait(&c->w->pool, c);
     if (c->up) {
@@ -430,133 +433,24 @@ static int run_parser(gw_conn_t *c) {
 
 /* ---- the request head ------------------------------------------------------------------------ */
 
-static bool slice_ieq(const char *s, size_t n, const char *lower) {
-    return strlen(lower) == n && strncasecmp(s, lower, n) == 0;
-}
-
-static void handle_head(gw_conn_t *c) {
+/* Sends the request on to the origin: its head for the origin, then a connection from the pool. */
+static void forward(gw_conn_t *c, const gw_request_t *rq) {
     const wr_config_t *cfg = cfg_of(c);
     gw_cblock_t *b = c->blk;
-    gw_hdr_trim_values(b->in, b->hdrs, c->nhdrs);
     gw_hdrs_t hs = {b->in, b->hdrs, c->nhdrs};
-
-    if (c->parse_off > cfg->max_header_bytes)
-        return send_error(c, 431);
-    if (llhttp_get_http_major(&c->parser) != 1)
-        return send_error(c, 505);
-    c->http10 = llhttp_get_http_minor(&c->parser) == 0;
-    uint8_t method = llhttp_get_method(&c->parser);
-    if (method == HTTP_CONNECT)
-        return send_error(c, 405);
-    c->is_head = method == HTTP_HEAD;
-    c->idempotent =
-        method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS || method == HTTP_TRACE;
-    c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
-
-    /* Host: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
-    long host = -1;
-    for (size_t i = 0; i < hs.n; i++) {
-        if (gw_hdr_name_is(&hs, i, "host")) {
-            if (host >= 0)
-                return send_error(c, 400);
-            host = (long)i;
-        }
-    }
-    if (host < 0 && !c->http10)
-        return send_error(c, 400);
-    const char *hv = host >= 0 ? b->in + b->hdrs[host].value_off : "";
-    size_t hl = host >= 0 ? b->hdrs[host].value_len : 0;
-
-    /* Request target: origin-form, absolute-form (its authority must agree with Host), or "*". */
-    const char *url = b->in + c->url_off;
-    size_t ul = c->url_len;
-    if (ul > 7 && strncasecmp(url, "http://", 7) == 0) {
-        const char *auth = url + 7;
-        size_t al = 0;
-        while (7 + al < ul && auth[al] != '/' && auth[al] != '?')
-            al++;
-        if (host >= 0 && !(al == hl && strncasecmp(auth, hv, al) == 0))
-            return send_error(c, 400);
-        if (host < 0) {
-            hv = auth;
-            hl = al;
-        }
-        url = auth + al;
-        ul -= 7 + al;
-        if (ul == 0)
-            url = "/", ul = 1;
-    }
-    const char *path = url, *query = NULL;
-    size_t path_len = ul, query_len = 0;
-    const char *q = memchr(url, '?', ul);
-    if (q) {
-        path_len = (size_t)(q - url);
-        query = q;
-        query_len = ul - path_len;
-    }
-    long norm_len;
-    if (path_len == 1 && path[0] == '*' && !query) {
-        if (method != HTTP_OPTIONS)
-            return send_error(c, 400);
-        b->norm[0] = '*';
-        norm_len = 1;
-    } else if (path_len == 0 && query) {
-        b->norm[0] = '/';
-        norm_len = 1;
-    } else {
-        norm_len = wr_path_normalize(path, path_len, b->norm, cfg->max_uri_bytes + 1);
-        if (norm_len < 0) {
-            WR_DEBUG("path refused", "client=%s", c->client_ip);
-            return send_error(c, 400);
-        }
-    }
-
-    /* Framing: only "chunked" is understood as a transfer coding (RFC 9112 section 6.1). */
-    long te = -1;
-    for (size_t i = 0; i < hs.n; i++) {
-        if (gw_hdr_name_is(&hs, i, "transfer-encoding")) {
-            if (te >= 0 || !slice_ieq(b->in + b->hdrs[i].value_off, b->hdrs[i].value_len, "chunked"))
-                return send_error(c, 501);
-            te = (long)i;
-        }
-    }
-    bool chunked = (c->parser.flags & F_CHUNKED) != 0;
-    if ((c->parser.flags & F_CONTENT_LENGTH) && cfg->max_body_bytes &&
-        c->parser.content_length > cfg->max_body_bytes)
-        return send_error(c, 413);
-    c->has_body = chunked || ((c->parser.flags & F_CONTENT_LENGTH) && c->parser.content_length > 0);
-
-    long ex = gw_hdr_find(&hs, "expect");
-    if (ex >= 0) {
-        if (!slice_ieq(b->in + b->hdrs[ex].value_off, b->hdrs[ex].value_len, "100-continue"))
-            return send_error(c, 417);
-        c->expect_continue = c->has_body && !c->http10;
-    }
-
-    if (gw_page_handle(c, &hs, b->norm, (size_t)norm_len, query, query_len, method))
-        return;
-    gw_route_t route = gw_route_match(cfg, hv, hl, b->norm, (size_t)norm_len);
-    if (route.kind == GW_ROUTE_PROTECTED) {
-        /* the page to come back to once admitted: this path and query, on this site */
-        int tl = snprintf(b->out, b->out_cap, "%.*s%.*s", (int)norm_len, b->norm, (int)query_len,
-                          query ? query : "");
-        if (tl > 0 && (size_t)tl < b->out_cap &&
-            gw_gate_request(c, route.room, &hs, b->out, (size_t)tl, false))
-            return;
-    }
-
     gw_req_line_t rl = {
-        .method = llhttp_method_name((llhttp_method_t)method),
-        .path = b->norm,
-        .path_len = (size_t)norm_len,
-        .query = query,
-        .query_len = query_len,
+        .method = llhttp_method_name((llhttp_method_t)c->req.method),
+        .path = rq->path,
+        .path_len = rq->path_len,
+        .query = rq->query,
+        .query_len = rq->query_len,
         .client_ip = c->client_ip,
         .trust_forwarded = cfg->trust_forwarded,
-        .chunked = chunked,
+        .chunked = (c->parser.flags & F_CHUNKED) != 0,
     };
     rl.method_len = strlen(rl.method);
-    rl.extra = gw_gate_pass_header(c, &rl.extra_len);
+    if (c->hooked && c->w->hooks->origin_headers)
+        rl.extra = c->w->hooks->origin_headers(c->w->hooks_ctx, &c->req, &rl.extra_len);
     long out = gw_build_request_head(&hs, &rl, b->out, b->out_cap);
     if (out < 0)
         return send_error(c, 431);
@@ -568,6 +462,56 @@ static void handle_head(gw_conn_t *c) {
     else
         gw_timer_disarm(&c->timer);
     gw_pool_acquire(&c->w->pool, c);
+}
+
+static void handle_head(gw_conn_t *c) {
+    const wr_config_t *cfg = cfg_of(c);
+    gw_cblock_t *b = c->blk;
+    gw_hdr_trim_values(b->in, b->hdrs, c->nhdrs);
+    gw_request_in_t in = {
+        .method = llhttp_get_method(&c->parser),
+        .http_major = llhttp_get_http_major(&c->parser),
+        .http_minor = llhttp_get_http_minor(&c->parser),
+        .chunked = (c->parser.flags & F_CHUNKED) != 0,
+        .has_content_length = (c->parser.flags & F_CONTENT_LENGTH) != 0,
+        .content_length = c->parser.content_length,
+        .url = b->in + c->url_off,
+        .url_len = c->url_len,
+        .hs = {b->in, b->hdrs, c->nhdrs},
+        .head_bytes = c->parse_off,
+    };
+    gw_request_t rq;
+    int refuse = gw_request_check(cfg, &in, b->norm, cfg->max_uri_bytes + 1, &rq);
+    if (refuse) {
+        WR_DEBUG("request refused", "client=%s status=%d", c->client_ip, refuse);
+        return send_error(c, refuse);
+    }
+    c->http10 = rq.http10;
+    c->is_head = rq.is_head;
+    c->idempotent = rq.idempotent;
+    c->has_body = rq.has_body;
+    c->expect_continue = rq.expect_continue;
+    c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
+    c->req = (gw_req_t){
+        .method = in.method,
+        .http10 = rq.http10,
+        .host = rq.host,
+        .host_len = rq.host_len,
+        .path = rq.path,
+        .path_len = rq.path_len,
+        .query = rq.query,
+        .query_len = rq.query_len,
+        .hs = in.hs,
+        .client_ip = c->client_ip,
+        .state = b->state,
+    };
+    const gw_hooks_t *hk = c->w->hooks;
+    if (hk->on_request) {
+        c->hooked = 1;
+        if (hk->on_request(c->w->hooks_ctx, &c->req) == GW_REQ_TAKEN)
+            return; /* answered, or held for an answer to come */
+    }
+    forward(c, &rq);
 }
 
 static void conn_process(gw_conn_t *c) {
@@ -651,21 +595,11 @@ void gw_conn_upstream_ready(gw_conn_t *c) {
 void gw_conn_upstream_failed(gw_conn_t *c, int status) {
     c->waiting = 0;
     c->up = NULL;
-    gw_gate_origin_failed(c, status);
-    /* an admitted buyer failed by the site: the session is extended (grace) and they are told so */
-    const char *extra = c->pass_room && !c->writing ? gw_gate_pass_answered(c, status, false) : NULL;
-    if (extra) {
-        char body[512];
-        int n = snprintf(body, sizeof body,
-                         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>The site had a "
-                         "problem</title><body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;"
-                         "padding:0 1em\"><h1>The ticket site had a problem (%d)</h1><p>This was not your "
-                         "fault. Your turn has been extended by %lld minutes: please try again.</p></body>"
-                         "</html>\n",
-                         status, (long long)(c->pass_room->grace_s + 59) / 60);
+    const gw_hooks_t *hk = c->w->hooks;
+    if (c->hooked && hk->on_origin_failure) {
         c->keep_alive = 0;
-        gw_conn_send_local(c, status, extra, "text/html; charset=utf-8", body, (size_t)n);
-        return;
+        if (hk->on_origin_failure(c->w->hooks_ctx, &c->req, status, !c->writing))
+            return; /* e.g. an admitted buyer told their turn was extended */
     }
     send_error(c, status);
 }
@@ -680,6 +614,7 @@ void gw_conn_response_done(gw_conn_t *c) {
     const wr_config_t *cfg = cfg_of(c);
     c->up = NULL;
     c->resp_done = 1;
+    req_end(c);
     count_status(c, c->status);
     if (cfg->access_log) {
         char path[256];
@@ -701,8 +636,6 @@ void gw_conn_response_done(gw_conn_t *c) {
     c->phase = GW_C_HEAD;
     c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
     c->expect_continue = c->retried = c->has_body = c->is_head = c->local = 0;
-    c->pass_room = NULL;
-    c->pass_completion = 0;
     c->err_status = 0;
     c->status = 0;
     llhttp_reset(&c->parser);
@@ -814,8 +747,13 @@ static void local_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
         gw_conn_response_done(c);
 }
 
-int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
-                       const char *body, size_t body_len) {
+static inline gw_conn_t *conn_of_req(gw_req_t *req) {
+    return GW_CONTAINER(req, gw_conn_t, req);
+}
+
+int gw_req_respond(gw_req_t *req, int status, const char *extra_headers, const char *content_type,
+                   const char *body, size_t body_len) {
+    gw_conn_t *c = conn_of_req(req);
     gw_cblock_t *b = c->blk;
     long n = local_head(c, status, extra_headers, content_type, body_len);
     if (n == -2)
@@ -833,8 +771,17 @@ int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, cons
     return 0;
 }
 
-int gw_conn_send_localv(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
-                        uv_buf_t *bufs, unsigned n, size_t body_len, size_t head_cap) {
+/* The head goes at the start of the block's out buffer; gw_req_scratch is its second half. */
+char *gw_req_scratch(gw_req_t *req, size_t *cap) {
+    gw_cblock_t *b = conn_of_req(req)->blk;
+    *cap = b->out_cap - b->out_cap / 2;
+    return b->out + b->out_cap / 2;
+}
+
+int gw_req_respondv(gw_req_t *req, int status, const char *extra_headers, const char *content_type,
+                    uv_buf_t *bufs, unsigned n, size_t body_len) {
+    gw_conn_t *c = conn_of_req(req);
+    size_t head_cap = c->blk->out_cap / 2;
     long hl = local_head(c, status, extra_headers, content_type, body_len);
     if (hl == -2)
         return -1;
@@ -846,6 +793,13 @@ int gw_conn_send_localv(gw_conn_t *c, int status, const char *extra_headers, con
     bufs[0] = uv_buf_init(c->blk->out, (unsigned)hl);
     local_write(c, bufs, n);
     return 0;
+}
+
+void gw_req_hold(gw_req_t *req, uint64_t timeout_ms) {
+    gw_conn_t *c = conn_of_req(req);
+    c->phase = GW_C_FORWARD;
+    c->local = 1;
+    arm(c, timeout_ms); /* an answer that never comes must not hold the client */
 }
 
 void gw_conn_force_close(gw_conn_t *c) {

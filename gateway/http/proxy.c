@@ -12,9 +12,7 @@
  * (or de-chunked for HTTP/1.0 clients), straight from this connection's read buffer. Back-pressure:
  * while the client write is pending, the buffer is not touched; when it is full, reading stops. */
 #include "common/log.h"
-#include "gateway/gate.h"
-#include "gateway/http.h"
-#include "gateway/worker.h"
+#include "gateway/http/internal.h"
 
 #include <netdb.h>
 #include <stdlib.h>
@@ -52,7 +50,7 @@ int gw_pool_init(gw_pool_t *p, gw_worker_t *w) {
 
 static void on_up_timer(void *arg) {
     gw_upstream_t *u = arg;
-    gw_metrics_t *m = &u->pool->w->metrics;
+    gw_http_metrics_t *m = &u->pool->w->metrics;
     if (u->state == GW_UP_IDLE) {
         up_close(u);
         return;
@@ -95,7 +93,7 @@ static void up_close(gw_upstream_t *u) {
     if (u->state == GW_UP_CLOSING)
         return;
     gw_pool_t *p = u->pool;
-    gw_metrics_t *m = &p->w->metrics;
+    gw_http_metrics_t *m = &p->w->metrics;
     if (u->state == GW_UP_IDLE) {
         gw_list_remove(&u->link);
         p->nidle--;
@@ -298,15 +296,9 @@ static int on_head(gw_upstream_t *u) {
     if (w->stopping)
         c->keep_alive = 0;
     gw_hdrs_t hs = {u->blk->in, u->blk->hdrs, u->nhdrs};
-    const char *extra = NULL;
-    if (w->has_rooms) /* the origin's health as the room's admitted visitors see it, and what is left */
-        gw_gate_origin_answered(c, &hs, st, latency_us);
-    if (c->pass_room) {
-        long rel = gw_hdr_find(&hs, "waitroom-release");
-        bool done = rel >= 0 && u->blk->hdrs[rel].value_len == 4 &&
-                    strncasecmp(u->blk->in + u->blk->hdrs[rel].value_off, "done", 4) == 0;
-        extra = gw_gate_pass_answered(c, st, done);
-    }
+    const char *extra = NULL; /* e.g. the queue's renewed or ended pass */
+    if (c->hooked && w->hooks->on_response)
+        extra = w->hooks->on_response(w->hooks_ctx, &c->req, st, &hs, latency_us);
     gw_status_line_t sl = {
         .extra = extra,
         .status = st,
@@ -566,7 +558,7 @@ static void connect_new(gw_pool_t *p, gw_conn_t *c) {
 
 /* Puts a connection back: to a waiting request if there is one, else into the idle list. */
 static void pool_give(gw_pool_t *p, gw_upstream_t *u, gw_conn_t *c) {
-    gw_metrics_t *m = &p->w->metrics;
+    gw_http_metrics_t *m = &p->w->metrics;
     (void)c;
     if (u->state == GW_UP_BUSY)
         GW_DEC(m, pool_busy);
@@ -598,7 +590,7 @@ static void pool_give(gw_pool_t *p, gw_upstream_t *u, gw_conn_t *c) {
 
 void gw_pool_acquire(gw_pool_t *p, gw_conn_t *c) {
     gw_worker_t *w = p->w;
-    gw_metrics_t *m = &w->metrics;
+    gw_http_metrics_t *m = &w->metrics;
     while (!gw_list_empty(&p->idle)) {
         gw_upstream_t *u = GW_CONTAINER(p->idle.prev, gw_upstream_t, link);
         gw_list_remove(&u->link);

@@ -1,6 +1,6 @@
 /* The gateway's own responses. Pages are short and say in plain words what happened and what to do,
  * since a buyer sees them at the worst moment of a sale. */
-#include "gateway/http.h"
+#include "gateway/http/internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Head rewriting. Output is assembled with bounded appends into a caller buffer; a head that does
  * not fit is an error, never a truncation. */
-#include "gateway/headers.h"
+#include "gateway/http/headers.h"
 
 #include "common/buf.h"
 

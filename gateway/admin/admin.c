@@ -1,11 +1,12 @@
 /* Admin HTTP: one request per connection, answered from the workers' metrics. */
-#include "gateway/admin.h"
+#include "gateway/admin/admin.h"
+#include "gateway/admin/metrics.h"
 
 #include "common/clock.h"
 #include "common/history.h"
 #include "common/log.h"
 #include "common/signals.h"
-#include "page_assets.h"
+#include "admin_assets.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -777,7 +778,8 @@ static void handle(admin_conn_t *c) {
     if (healthz) {
         uint64_t conns = 0;
         for (int i = 0; i < a->nworkers; i++)
-            conns += atomic_load_explicit(&a->workers[i].metrics.conns_open, memory_order_relaxed);
+            conns +=
+                atomic_load_explicit(&gw_worker_metrics(a->workers[i])->conns_open, memory_order_relaxed);
         char body[256];
         int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers\":%d,\"connections\":%llu}\n",
                          a->draining ? "draining" : "ok", a->nworkers, (unsigned long long)conns);
@@ -785,10 +787,13 @@ static void handle(admin_conn_t *c) {
                 body, (size_t)n);
         return;
     }
-    gw_metrics_t *ms[256];
+    gw_http_metrics_t *ms[256];
+    gw_queue_metrics_t *qs[256];
     int n = a->nworkers < 256 ? a->nworkers : 256;
-    for (int i = 0; i < n; i++)
-        ms[i] = &a->workers[i].metrics;
+    for (int i = 0; i < n; i++) {
+        ms[i] = gw_worker_metrics(a->workers[i]);
+        qs[i] = gw_queue_metrics(a->queues[i]);
+    }
     /* 256 KiB holds a few rooms' text; 64 rooms with long names need more: double until it fits */
     char *buf = NULL;
     long len = -1;
@@ -796,7 +801,8 @@ static void handle(admin_conn_t *c) {
         free(buf);
         if (!(buf = malloc(cap)))
             break;
-        len = gw_metrics_render(ms, n, a->nworkers, a->cfg, a->redis_on ? a->redis.stats : NULL, buf, cap);
+        len =
+            gw_metrics_render(ms, qs, n, a->nworkers, a->cfg, a->redis_on ? a->redis.stats : NULL, buf, cap);
     }
     if (len < 0)
         json_error(c, 500, "Internal Server Error", "metrics rendering failed");

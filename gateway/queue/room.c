@@ -1,7 +1,7 @@
 /* Room caches: one timer per worker drives both the view refresh and the heartbeat flush. A refresh
  * is skipped for a room whose previous one has not answered yet, so a slow Redis never piles up
  * requests. */
-#include "gateway/room.h"
+#include "gateway/queue/room.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -322,7 +322,7 @@ static void on_redis_state(wr_redis_t *redis, bool up, void *arg) {
         on_tick(&rs->timer); /* a fresh view at once */
 }
 
-int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics,
+int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_queue_metrics_t *metrics,
                   int worker) {
     memset(rs, 0, sizeof *rs);
     rs->loop = loop;

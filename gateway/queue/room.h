@@ -4,14 +4,14 @@
  * every GW_ROOM_HEARTBEAT_MS. Polls are answered from the view: no Redis round trip per poll.
  * When Redis is unreachable the view keeps its last contents and the room reports `trouble`; the
  * connection comes back on its own (common/redis.c). Not thread-safe: one gw_rooms_t per worker. */
-#ifndef GW_ROOM_H
-#define GW_ROOM_H
+#ifndef GW_QUEUE_ROOM_H
+#define GW_QUEUE_ROOM_H
 
 #include "common/redis.h"
 #include "config/config.h"
-#include "gateway/eta.h"
-#include "gateway/metrics.h"
-#include "gateway/room_view.h"
+#include "gateway/queue/eta.h"
+#include "gateway/queue/queue.h"
+#include "gateway/queue/room_view.h"
 #include "common/signals.h"
 
 #include <stdbool.h>
@@ -71,18 +71,19 @@ struct gw_rooms {
     size_t n;
     uv_timer_t timer;
     uint64_t last_heartbeat_ms;
-    uint64_t refreshes;    /* successful view refreshes, all rooms */
-    gw_metrics_t *metrics; /* the worker's: redis_connected, room_refreshes */
+    uint64_t refreshes;          /* successful view refreshes, all rooms */
+    gw_queue_metrics_t *metrics; /* the worker's: redis_connected, room_refreshes, rooms */
     bool closing;
 };
 
-int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_metrics_t *metrics, int worker);
+int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_queue_metrics_t *metrics,
+                  int worker);
 void gw_rooms_close(gw_rooms_t *rs);
 
 gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
 /* True while the view is fresh (Redis reachable and refreshed lately). */
 bool gw_room_fresh(const gw_room_t *r, uint64_t now_ms);
-/* The room's metrics in its worker's gw_metrics_t (NULL past the first GW_METRICS_ROOMS rooms). */
+/* The room's metrics in its worker's gw_queue_metrics_t (NULL past the first GW_METRICS_ROOMS rooms). */
 static inline gw_room_metrics_t *gw_room_metrics(gw_room_t *r) {
     size_t i = (size_t)(r - r->owner->rooms);
     return i < GW_METRICS_ROOMS && r->owner->metrics ? &r->owner->metrics->rooms[i] : NULL;

@@ -1,6 +1,6 @@
 /* Route matching is a linear scan over rooms and prefixes: deployments have a handful of rooms, and
  * the scan touches no memory beyond the config. */
-#include "gateway/route.h"
+#include "gateway/queue/route.h"
 
 #include "common/path.h"
 

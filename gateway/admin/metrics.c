@@ -1,5 +1,5 @@
 /* Prometheus text rendering of the summed per-worker counters. */
-#include "gateway/metrics.h"
+#include "gateway/admin/metrics.h"
 
 #include "config/config.h"
 
@@ -30,14 +30,16 @@ static void put(out_t *o, const char *fmt, ...) {
         o->len += (size_t)n;
 }
 
-static uint64_t sum_at(gw_metrics_t *const *w, int n, size_t offset) {
+/* the field at offset in each of n per-worker structs, summed */
+static uint64_t sum_at(void *const *w, int n, size_t offset) {
     uint64_t s = 0;
     for (int i = 0; i < n; i++)
         s += atomic_load_explicit((_Atomic uint64_t *)((char *)w[i] + offset), memory_order_relaxed);
     return s;
 }
 
-#define SUM(field) sum_at(w, n, offsetof(gw_metrics_t, field))
+#define SUM(field) sum_at((void *const *)w, n, offsetof(gw_http_metrics_t, field))
+#define QSUM(field) sum_at((void *const *)qs, n, offsetof(gw_queue_metrics_t, field))
 
 static void metric(out_t *o, const char *name, const char *type, const char *help, uint64_t v) {
     put(o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
@@ -62,7 +64,7 @@ static void histo(out_t *o, const char *name, const char *labels, const wr_histo
 }
 
 /* the workers' connections and the admin listener's, summed */
-static void redis_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_redis_stats_t *admin) {
+static void redis_metrics(out_t *o, gw_queue_metrics_t *const *w, int n, const wr_redis_stats_t *admin) {
     const wr_redis_stats_t *all[257];
     size_t k = 0;
     for (int i = 0; i < n && k < 256; i++)
@@ -76,7 +78,7 @@ static void redis_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_redi
     took(o, &b);
 }
 
-static uint64_t room_sum(gw_metrics_t *const *w, int n, size_t room, size_t offset, bool max) {
+static uint64_t room_sum(gw_queue_metrics_t *const *w, int n, size_t room, size_t offset, bool max) {
     uint64_t s = 0;
     for (int i = 0; i < n; i++) {
         uint64_t v = atomic_load_explicit((_Atomic uint64_t *)((char *)&w[i]->rooms[room] + offset),
@@ -86,7 +88,7 @@ static uint64_t room_sum(gw_metrics_t *const *w, int n, size_t room, size_t offs
     return s;
 }
 
-static void room_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_config_t *cfg) {
+static void room_metrics(out_t *o, gw_queue_metrics_t *const *w, int n, const wr_config_t *cfg) {
     static const struct {
         const char *name, *type, *help;
         size_t off;
@@ -161,8 +163,9 @@ static void room_metrics(out_t *o, gw_metrics_t *const *w, int n, const wr_confi
     }
 }
 
-long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, const wr_config_t *cfg,
-                       const wr_redis_stats_t *admin_redis, char *buf, size_t size) {
+long gw_metrics_render(gw_http_metrics_t *const *w, gw_queue_metrics_t *const *qs, int n,
+                       int workers_configured, const wr_config_t *cfg, const wr_redis_stats_t *admin_redis,
+                       char *buf, size_t size) {
     out_t o = {.buf = buf, .size = size};
     metric(&o, "waitroom_gateway_workers", "gauge", "Worker event loops in this process.",
            (uint64_t)workers_configured);
@@ -210,17 +213,17 @@ long gw_metrics_render(gw_metrics_t *const *w, int n, int workers_configured, co
            SUM(origin_down));
     metric(&o, "waitroom_gateway_redis_connected", "gauge",
            "Workers whose Redis connection is up (only workers serving rooms connect).",
-           SUM(redis_connected));
+           QSUM(redis_connected));
     metric(&o, "waitroom_gateway_room_refreshes_total", "counter",
            "Room views refreshed from Redis (one view.lua call per room every 200 ms per worker).",
-           SUM(room_refreshes));
+           QSUM(room_refreshes));
     metric(&o, "waitroom_gateway_provisional_places_total", "counter",
            "New visitors given a provisional place (a token without a serial) because Redis was unreachable.",
-           SUM(provisional_places));
+           QSUM(provisional_places));
     metric(&o, "waitroom_gateway_fail_open_passes_total", "counter",
            "Requests let through to the origin unqueued because Redis was unreachable and fail_open is on.",
-           SUM(fail_open_passes));
-    redis_metrics(&o, w, n, admin_redis);
-    room_metrics(&o, w, n, cfg);
+           QSUM(fail_open_passes));
+    redis_metrics(&o, qs, n, admin_redis);
+    room_metrics(&o, qs, n, cfg);
     return o.overflow ? -1 : (long)o.len;
 }

@@ -4,7 +4,7 @@
 #ifndef GW_COOKIE_H
 #define GW_COOKIE_H
 
-#include "gateway/headers.h"
+#include "gateway/http/headers.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* Waiting page templates and their rendering. See waitpage.h. */
-#include "gateway/waitpage.h"
+#include "gateway/queue/waitpage.h"
 
 #include "common/buf.h"
-#include "page_assets.h"
+#include "queue_assets.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Status JSON and redirect sanitising. */
-#include "gateway/status.h"
+#include "gateway/queue/status.h"
 
 #include "common/buf.h"
 

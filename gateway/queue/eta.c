@@ -1,6 +1,6 @@
 /* Bucketed rate history. A boundary that moves backwards (Redis lost its data and was rebuilt) resets
  * the history instead of counting negative progress. */
-#include "gateway/eta.h"
+#include "gateway/queue/eta.h"
 
 #include <string.h>
 

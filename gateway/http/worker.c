@@ -4,10 +4,9 @@
  * everything cut after shutdown_timeout_ms. Buffer free lists keep per-request malloc off the hot
  * path; they are per worker, so no locks. */
 #include "common/log.h"
-#include "gateway/worker.h"
+#include "gateway/http/internal.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +79,14 @@ gw_cblock_t *gw_cblock_get(gw_worker_t *w) {
         return b;
     }
     size_t nh = w->cfg->max_header_count;
-    size_t size = sizeof *b + nh * sizeof(gw_hdr_t) + w->cblock_out_cap + (w->cfg->max_uri_bytes + 1) +
+    size_t head = (sizeof *b + 15) & ~(size_t)15, state = (w->hooks->state_bytes + 15) & ~(size_t)15;
+    size_t size = head + state + nh * sizeof(gw_hdr_t) + w->cblock_out_cap + (w->cfg->max_uri_bytes + 1) +
                   w->cblock_in_cap;
     b = malloc(size);
     if (!b)
         return NULL;
-    b->hdrs = (gw_hdr_t *)(b + 1);
+    b->state = (char *)b + head;
+    b->hdrs = (gw_hdr_t *)((char *)b->state + state);
     b->out = (char *)(b->hdrs + nh);
     b->out_cap = w->cblock_out_cap;
     b->norm = b->out + b->out_cap;
@@ -202,8 +203,8 @@ static void on_wake(uv_async_t *a) {
         l = next;
     }
     gw_pool_close_idle(&w->pool);
-    if (w->has_rooms)
-        gw_rooms_close(&w->rooms);
+    if (w->hooks_live && w->hooks->worker_drain)
+        w->hooks->worker_drain(w->hooks_ctx);
     uv_timer_init(&w->loop, &w->shutdown_timer);
     w->shutdown_timer.data = w;
     if (w->cfg->shutdown_timeout_ms) {
@@ -231,12 +232,9 @@ static void worker_main(void *arg) {
         w->free_ublocks = b->next_free;
         free(b);
     }
-    if (w->token_cache)
-        sodium_memzero(w->token_cache, GW_TOKEN_CACHE_SLOTS * sizeof *w->token_cache);
-    free(w->token_cache);
-    w->token_cache = NULL;
-    free(w->passsig_cache);
-    w->passsig_cache = NULL;
+    if (w->hooks_live && w->hooks->worker_exit)
+        w->hooks->worker_exit(w->hooks_ctx);
+    w->hooks_live = false;
     if (uv_loop_close(&w->loop) != 0)
         WR_WARN("worker loop closed with handles left", "worker=%d", w->id);
     atomic_store(&w->done, true);
@@ -265,25 +263,17 @@ int gw_worker_start(gw_worker_t *w) {
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
-    if (w->cfg->nrooms > 0) {
-        /* the origin expects the signed header when it is configured: no worker without its cache */
-        if (w->pass_sk && !(w->passsig_cache = calloc(GW_PASSSIG_CACHE_SLOTS, sizeof *w->passsig_cache)))
-            rc = UV_ENOMEM;
-        else
-            rc = gw_rooms_init(&w->rooms, &w->loop, w->cfg, &w->metrics, w->id);
-        if (rc < 0) {
-            free(w->passsig_cache);
-            w->passsig_cache = NULL;
-            uv_walk(&w->loop, close_walk, NULL);
-            uv_run(&w->loop, UV_RUN_DEFAULT);
-            uv_loop_close(&w->loop);
-            return rc;
-        }
-        w->has_rooms = true;
-        w->token_cache = calloc(GW_TOKEN_CACHE_SLOTS, sizeof *w->token_cache);
+    if (w->hooks->worker_init && (rc = w->hooks->worker_init(w->hooks_ctx, &w->loop)) < 0) {
+        uv_walk(&w->loop, close_walk, NULL);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+        return rc;
     }
+    w->hooks_live = true;
     rc = uv_thread_create(&w->thread, worker_main, w);
     if (rc < 0) {
+        if (w->hooks->worker_drain)
+            w->hooks->worker_drain(w->hooks_ctx);
         uv_walk(&w->loop, close_walk, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
@@ -293,4 +283,35 @@ int gw_worker_start(gw_worker_t *w) {
 
 void gw_worker_stop(gw_worker_t *w) {
     uv_async_send(&w->wake);
+}
+
+static const gw_hooks_t no_hooks = {0};
+
+gw_worker_t *gw_worker_new(const gw_worker_opts_t *o) {
+    gw_worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->id = o->id;
+    w->cfg = o->cfg;
+    w->hooks = o->hooks ? o->hooks : &no_hooks;
+    w->hooks_ctx = o->hooks_ctx;
+    w->total_conns = o->total_conns;
+    w->exited = o->exited;
+    return w;
+}
+
+bool gw_worker_done(gw_worker_t *w) {
+    return atomic_load(&w->done);
+}
+
+void gw_worker_join(gw_worker_t *w) {
+    uv_thread_join(&w->thread);
+}
+
+void gw_worker_free(gw_worker_t *w) {
+    free(w);
+}
+
+gw_http_metrics_t *gw_worker_metrics(gw_worker_t *w) {
+    return &w->metrics;
 }

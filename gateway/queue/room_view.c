@@ -1,5 +1,5 @@
 /* The left list is kept sorted so ahead() is a binary search: O(log L) per poll. */
-#include "gateway/room_view.h"
+#include "gateway/queue/room_view.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,18 +1,16 @@
-/* One worker = one thread with its own libuv loop, its own listening socket on the shared public
+/* For the files of gateway/http/ only (as libuv's src/unix/internal.h is for its own): the worker,
+ * the client connection state machine (conn.c) and the upstream pool (proxy.c), which work on each
+ * other's fields. The layers above see http.h.
+ * One worker = one thread with its own libuv loop, its own listening socket on the shared public
  * port (SO_REUSEPORT: the kernel spreads connections), its own upstream pool and metrics. Workers
  * share nothing mutable but the process-wide connection count; the main thread talks to them only
- * through uv_async (stop) and reads their relaxed-atomic metrics.
- * This header also holds the structs of the connection state machine (conn.c) and the upstream pool
- * (proxy.c), since the two work on each other's fields. */
-#ifndef GW_WORKER_H
-#define GW_WORKER_H
+ * through uv_async (stop) and reads their relaxed-atomic metrics. */
+#ifndef GW_HTTP_INTERNAL_H
+#define GW_HTTP_INTERNAL_H
 
 #include "config/config.h"
-#include "gateway/headers.h"
-#include "gateway/metrics.h"
-#include "gateway/room.h"
-#include "common/passsig.h"
-#include "common/token.h"
+#include "gateway/http/headers.h"
+#include "gateway/http/http.h"
 
 #include <llhttp.h>
 #include <netinet/in.h>
@@ -75,17 +73,6 @@ typedef struct gw_upstream gw_upstream_t;
 
 /* Buffers of an active client request; returned to the worker's free list when the connection goes
  * idle, so an idle keep-alive connection holds no buffer at all. */
-/* Several rooms may share a host, and so the wr_q and wr_p cookies: one cookie holds one token per
- * room, joined by '.' (not a base64url character). A jar is the other rooms' tokens a request came
- * with, put back beside the one being set (gate.c). */
-#define GW_JAR_TOKENS 8
-#define GW_JAR_BYTES (GW_JAR_TOKENS * (WR_TOKEN_TEXT_BYTES + 1))
-typedef struct {
-    char text[GW_JAR_BYTES];
-    uint16_t len;
-    int64_t max_expires; /* latest expiry among them: the cookie must live that long */
-} gw_jar_t;
-
 typedef struct gw_cblock {
     struct gw_cblock *next_free;
     gw_hdr_t *hdrs; /* [max_header_count] */
@@ -93,8 +80,8 @@ typedef struct gw_cblock {
     char *norm;     /* normalised path [max_uri_bytes + 1] */
     uint32_t out_cap;
     uint32_t in_cap;
-    char *in;          /* raw bytes from the client: head, body, pipelined requests */
-    gw_jar_t pass_jar; /* other rooms' passes, when this request carried a pass (several rooms) */
+    char *in;    /* raw bytes from the client: head, body, pipelined requests */
+    void *state; /* the hooks' per-request memory [hooks->state_bytes], 16-byte aligned */
 } gw_cblock_t;
 
 typedef struct gw_ublock {
@@ -183,42 +170,16 @@ struct gw_conn {
     unsigned eof : 1; /* client half-closed */
     unsigned has_body : 1;
     unsigned close_after_write : 1; /* an error page is going out; then close */
-    unsigned local : 1;             /* the gateway answers this request itself (page.c) */
-    unsigned wants_json : 1;        /* Accept: application/json */
+    unsigned local : 1;             /* the gateway (or a hook) answers this request itself */
     unsigned waiting : 1;           /* queued in the pool */
     unsigned got_bytes : 1;         /* any byte of the current request arrived */
+    unsigned hooked : 1;            /* on_request ran: on_end is owed */
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
-    struct gw_room_op *op;          /* a Redis call in flight for this request (join, claim) */
-    const wr_room_cfg_t *pass_room; /* the request came in with a valid pass for this room ... */
-    wr_token_t pass;                /* ... this one (release, renewal, grace: gate.c) */
-    unsigned pass_completion : 1;   /* ... and asks for one of the room's completion paths */
+    gw_req_t req; /* the request as the hooks see it */
     char client_ip[INET6_ADDRSTRLEN];
 };
-
-/* Tokens this worker verified lately, so a visitor polling every few seconds costs a memcmp, not a
- * base64 decode and an HMAC. Entries match on the whole token text, room and type; expiry is checked
- * on every use. */
-#define GW_TOKEN_CACHE_SLOTS 4096
-typedef struct {
-    const char *room; /* the room config's name pointer; NULL = empty slot */
-    uint8_t type;
-    char text[WR_TOKEN_TEXT_BYTES];
-    wr_token_t tok;
-} gw_token_cache_t;
-
-/* The signed Waitroom-Pass header lines (common/passsig.h), one slot per visitor hash: a pass's value
- * changes only when it is renewed, so a session's requests sign once. */
-#define GW_PASSSIG_CACHE_SLOTS 512
-typedef struct {
-    const char *room; /* NULL = empty */
-    uint8_t visitor[16];
-    uint64_t serial;
-    int64_t expires;
-    uint16_t len;
-    char line[WR_PASSSIG_VALUE_MAX + 24]; /* "Waitroom-Pass: ...\r\n" */
-} gw_passsig_cache_t;
 
 struct gw_worker {
     int id;
@@ -228,7 +189,7 @@ struct gw_worker {
     uv_timer_t shutdown_timer;
     uv_thread_t thread;
     const wr_config_t *cfg;
-    gw_metrics_t metrics;
+    gw_http_metrics_t metrics;
     gw_list_t conns;
     uint32_t nconns;
     _Atomic uint32_t *total_conns; /* process-wide, for max_connections */
@@ -244,15 +205,9 @@ struct gw_worker {
     uint32_t nfree_ublocks;
     uint32_t cblock_in_cap, cblock_out_cap;
     gw_pool_t pool;
-    gw_rooms_t rooms; /* only when the config has rooms */
-    bool has_rooms;
-    const wr_keyring_t *keys;          /* token keys, read-only, shared by all workers */
-    const uint8_t *pass_sk;            /* Waitroom-Pass signing key (shared, read-only), NULL = off */
-    gw_passsig_cache_t *passsig_cache; /* [GW_PASSSIG_CACHE_SLOTS] when pass_sk is set */
-    const struct gw_page_room *pages;  /* waiting pages, one per room (waitpage.h), read-only, shared */
-    gw_token_cache_t *token_cache;     /* [GW_TOKEN_CACHE_SLOTS], allocated with the rooms */
-    char pass_hdr[GW_JAR_BYTES + 256]; /* a renewed or ended pass's Set-Cookie (gw_gate_pass_answered) */
-    int last_token_reason; /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
+    const gw_hooks_t *hooks; /* the layer above (never NULL: a plain proxy gets empty hooks) */
+    void *hooks_ctx;
+    bool hooks_live; /* worker_init succeeded: worker_exit is owed */
 };
 
 /* worker.c */
@@ -260,12 +215,17 @@ struct gw_worker {
  * out with uv_write(req, cb). Returns 0 when all was written, 1 when the rest is pending (cb will
  * run; the buffers must stay untouched until then), or a negative error. */
 int gw_write(uv_stream_t *s, uv_write_t *req, const uv_buf_t *bufs, unsigned n, uv_write_cb cb);
-int gw_worker_start(gw_worker_t *w); /* spawns the thread; returns after it bound its socket */
-void gw_worker_stop(gw_worker_t *w); /* thread-safe */
 gw_cblock_t *gw_cblock_get(gw_worker_t *w);
 void gw_cblock_put(gw_worker_t *w, gw_cblock_t *b);
 gw_ublock_t *gw_ublock_get(gw_worker_t *w);
 void gw_ublock_put(gw_worker_t *w, gw_ublock_t *b);
+
+/* errors.c: canned responses (errors, 100 Continue), built once by gw_http_init and never changed,
+ * so a connection can write them without copying. A complete "Connection: close" response with a short
+ * human HTML page for status; unknown codes give the 500 page. */
+const char *gw_http_error(int status, size_t *len);
+const char *gw_http_reason(int status);
+#define GW_HTTP_100_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
 
 /* conn.c */
 void gw_conn_accept(gw_worker_t *w);
@@ -279,19 +239,7 @@ int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n); /* 0 done, 1 
 void gw_conn_response_done(gw_conn_t *c);
 void gw_conn_abort(gw_conn_t *c);
 void gw_conn_arm(gw_conn_t *c, uint64_t ms); /* (re)starts the connection's one timer */
-/* Answers the current request from the gateway itself (status JSON, waiting page); keep-alive as the
- * client asked. Returns 0, or -1 if the response does not fit (the connection got a 500). */
-int gw_conn_send_local(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
-                       const char *body, size_t body_len);
-/* The same with the body in bufs[1..n-1] (left untouched until the write is done: template text and
- * values rendered into c->blk->out beyond head_cap). bufs[0] is filled with the head, which must fit in
- * head_cap bytes at the start of c->blk->out. */
-int gw_conn_send_localv(gw_conn_t *c, int status, const char *extra_headers, const char *content_type,
-                        uv_buf_t *bufs, unsigned n, size_t body_len, size_t head_cap);
-/* gate.c */
-struct gw_room_op;
-void gw_room_op_orphan(struct gw_room_op *op);
-void gw_conn_body_sent(gw_conn_t *c); /* an upstream write of request bytes finished */
+void gw_conn_body_sent(gw_conn_t *c);        /* an upstream write of request bytes finished */
 
 /* proxy.c */
 int gw_pool_init(gw_pool_t *p, gw_worker_t *w);

@@ -1,6 +1,6 @@
 /* Cookie header parsing: "a=b; c=d" pairs separated by ';', optional whitespace, values optionally
  * in double quotes. Pairs without '=' are skipped, as browsers do. */
-#include "gateway/cookie.h"
+#include "gateway/queue/cookie.h"
 
 #include <stdio.h>
 #include <string.h>

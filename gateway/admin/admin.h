@@ -11,14 +11,16 @@
 
 #include "common/httpd.h"
 #include "common/redis.h"
-#include "gateway/worker.h"
+#include "gateway/http/http.h"
+#include "gateway/queue/queue.h"
 #include "lua_scripts.h"
 
 typedef struct {
     uv_loop_t *loop;
     wr_httpd_t http; /* the listener and its connections (common/httpd) */
     const wr_config_t *cfg;
-    gw_worker_t *workers;
+    gw_worker_t **workers; /* the workers' counters, for /metrics and /healthz */
+    gw_queue_t **queues;   /* [nworkers] */
     int nworkers;
     bool draining;
     bool closed;

@@ -1,10 +1,13 @@
-/* /__waitroom/ endpoints. The room is named by ?room=NAME, or is the only room there is. */
-#include "gateway/page.h"
+/* The gateway's own endpoints under /__waitroom/ on the public port: GET /__waitroom/status (the status
+ * JSON; without a valid token it tells the room's state and creates no place) and POST
+ * /__waitroom/leave. Anything else under /__waitroom/ is a 404 here, never the origin's. The room is
+ * named by ?room=NAME, or is the only room there is. */
+#include "gateway/queue/internal.h"
 
 #include "common/path.h"
-#include "gateway/gate.h"
-#include "gateway/status.h"
+#include "gateway/queue/status.h"
 
+#include <llhttp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -26,10 +29,10 @@ const char *gw_query_param(const char *query, size_t query_len, const char *name
     return NULL;
 }
 
-static void json_error(gw_conn_t *c, int status, const char *msg) {
+static void json_error(gw_req_t *req, int status, const char *msg) {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
-    gw_conn_send_local(c, status, NULL, "application/json", body, (size_t)n);
+    gw_req_respond(req, status, NULL, "application/json", body, (size_t)n);
 }
 
 /* The state a visitor without a place is told. */
@@ -40,10 +43,12 @@ static const char *room_state(const wr_room_cfg_t *cfg, bool fresh) {
 }
 
 /* The room a /__waitroom/ request is about: ?room=NAME, or the only room. NULL after answering. */
-static const wr_room_cfg_t *pick_room(gw_conn_t *c, const char *query, size_t query_len) {
-    const wr_config_t *cfg = c->w->cfg;
-    if (cfg->nrooms == 0 || !c->w->has_rooms) {
-        json_error(c, 404, "this site has no waiting room");
+static const wr_room_cfg_t *pick_room(gw_queue_t *q, gw_req_t *req) {
+    const wr_config_t *cfg = q->cfg;
+    const char *query = req->query;
+    size_t query_len = req->query_len;
+    if (cfg->nrooms == 0 || !q->has_rooms) {
+        json_error(req, 404, "this site has no waiting room");
         return NULL;
     }
     size_t vl;
@@ -52,12 +57,12 @@ static const wr_room_cfg_t *pick_room(gw_conn_t *c, const char *query, size_t qu
         for (size_t i = 0; i < cfg->nrooms; i++)
             if (strlen(cfg->rooms[i].name) == vl && memcmp(cfg->rooms[i].name, v, vl) == 0)
                 return &cfg->rooms[i];
-        json_error(c, 404, "no such room");
+        json_error(req, 404, "no such room");
         return NULL;
     }
     if (cfg->nrooms == 1)
         return &cfg->rooms[0];
-    json_error(c, 400, "this site has several rooms: name one with ?room=NAME");
+    json_error(req, 400, "this site has several rooms: name one with ?room=NAME");
     return NULL;
 }
 
@@ -76,8 +81,10 @@ static bool same_origin(const gw_hdrs_t *hs) {
     return ohl == hs->h[h].value_len && strncasecmp(oh, hs->base + hs->h[h].value_off, ohl) == 0;
 }
 
-static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t query_len) {
-    const wr_room_cfg_t *room = pick_room(c, query, query_len);
+static void status(gw_queue_t *q, gw_req_t *req) {
+    const char *query = req->query;
+    size_t query_len = req->query_len;
+    const wr_room_cfg_t *room = pick_room(q, req);
     if (!room)
         return;
     /* ?return=URL (percent-encoded): where an admitted visitor goes next, checked like any redirect */
@@ -94,10 +101,10 @@ static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t 
             back[bl++] = ret[i] == '+' ? ' ' : ret[i];
         }
     }
-    if (gw_gate_request(c, room, hs, bl ? back : NULL, bl, true))
+    if (gw_gate_request(q, req, room, bl ? back : NULL, bl, true))
         return; /* the visitor's place, from the token, or the room's state without one */
-    gw_room_t *r = gw_rooms_find(&c->w->rooms, room);
-    bool fresh = r && gw_room_fresh(r, uv_now(&c->w->loop));
+    gw_room_t *r = gw_rooms_find(&q->rooms, room);
+    bool fresh = r && gw_room_fresh(r, uv_now(q->loop));
     gw_status_t s = {
         .room = room->name,
         .state = room_state(room, fresh),
@@ -106,15 +113,17 @@ static void status(gw_conn_t *c, const gw_hdrs_t *hs, const char *query, size_t 
     char body[1024];
     long n = gw_status_json(&s, body, sizeof body);
     if (n < 0) {
-        json_error(c, 500, "status unavailable");
+        json_error(req, 500, "status unavailable");
         return;
     }
     body[n++] = '\n';
-    gw_conn_send_local(c, 200, NULL, "application/json", body, (size_t)n);
+    gw_req_respond(req, 200, NULL, "application/json", body, (size_t)n);
 }
 
-bool gw_page_handle(gw_conn_t *c, const gw_hdrs_t *hs, const char *path, size_t path_len, const char *query,
-                    size_t query_len, uint8_t method) {
+bool gw_page_handle(gw_queue_t *q, gw_req_t *req) {
+    const char *path = req->path;
+    size_t path_len = req->path_len;
+    uint8_t method = req->method;
     size_t pl = sizeof GW_PAGE_PREFIX - 1;
     if (path_len < pl || memcmp(path, GW_PAGE_PREFIX, pl) != 0)
         return false;
@@ -122,23 +131,23 @@ bool gw_page_handle(gw_conn_t *c, const gw_hdrs_t *hs, const char *path, size_t 
     size_t rl = path_len - pl;
     if (rl == 6 && memcmp(rest, "status", 6) == 0) {
         if (method != HTTP_GET && method != HTTP_HEAD)
-            json_error(c, 405, "use GET");
+            json_error(req, 405, "use GET");
         else
-            status(c, hs, query, query_len);
+            status(q, req);
         return true;
     }
     if (rl == 5 && memcmp(rest, "leave", 5) == 0) {
         if (method != HTTP_POST) {
-            json_error(c, 405, "use POST");
-        } else if (!same_origin(hs)) {
-            json_error(c, 403, "cross-site request refused");
+            json_error(req, 405, "use POST");
+        } else if (!same_origin(&req->hs)) {
+            json_error(req, 403, "cross-site request refused");
         } else {
-            const wr_room_cfg_t *room = pick_room(c, query, query_len);
+            const wr_room_cfg_t *room = pick_room(q, req);
             if (room)
-                gw_gate_leave(c, room, hs);
+                gw_gate_leave(q, req, room);
         }
         return true;
     }
-    json_error(c, 404, "not found");
+    json_error(req, 404, "not found");
     return true;
 }
