@@ -75,10 +75,14 @@ static int worker_init(void *ctx, uv_loop_t *loop) {
     return 0;
 }
 
+/* The rooms' Redis connection and timer go (pending calls answer now, with no reply); requests still
+ * in flight find no room from here on, so their answers pass through untouched. */
 static void worker_drain(void *ctx) {
     gw_queue_t *q = ctx;
-    if (q->has_rooms)
-        gw_rooms_close(&q->rooms);
+    if (!q->has_rooms)
+        return;
+    gw_rooms_close(&q->rooms);
+    q->has_rooms = false;
 }
 
 static void worker_exit(void *ctx) {
