@@ -277,6 +277,9 @@ int gw_worker_start(gw_worker_t *w) {
         uv_walk(&w->loop, close_walk, NULL);
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
+        if (w->hooks->worker_exit)
+            w->hooks->worker_exit(w->hooks_ctx);
+        w->hooks_live = false;
     }
     return rc;
 }

@@ -25,8 +25,9 @@ static void visitor_hex(const wr_token_t *t, char out[33]) {
 
 /* The request an answered call was for, the call record returned to the free list; NULL if the
  * request is over (the client went away, or the connection timed out) and the answer is dropped. */
-static gw_req_t *call_end(gw_qcall_t *call) {
-    gw_queue_t *q = call->q;
+static gw_req_t *call_end(void *arg, gw_queue_t **qp) {
+    gw_qcall_t *call = arg;
+    gw_queue_t *q = *qp = call->q;
     gw_req_t *req = call->req;
     if (req)
         gw_qreq(req)->call = NULL;
@@ -57,9 +58,8 @@ static void op_waiting(gw_queue_t *q, gw_req_t *req, bool has_serial, uint64_t s
 
 static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    gw_qcall_t *call = arg;
-    gw_queue_t *q = call->q;
-    gw_req_t *req = call_end(call);
+    gw_queue_t *q;
+    gw_req_t *req = call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -99,9 +99,8 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
 
 static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    gw_qcall_t *call = arg;
-    gw_queue_t *q = call->q;
-    gw_req_t *req = call_end(call);
+    gw_queue_t *q;
+    gw_req_t *req = call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -126,9 +125,8 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
 
 static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    gw_qcall_t *call = arg;
-    gw_queue_t *q = call->q;
-    gw_req_t *req = call_end(call);
+    gw_queue_t *q;
+    gw_req_t *req = call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -171,8 +169,8 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
 
 static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
-    gw_qcall_t *call = arg;
-    gw_req_t *req = call_end(call);
+    gw_queue_t *q;
+    gw_req_t *req = call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
