@@ -172,6 +172,40 @@ class Drain(unittest.TestCase):
         gw.log.close()
         origin.stop()
 
+    def test_sigterm_with_a_room_finishes_in_flight_requests(self):
+        """A room configured: the origin's answer arriving during the drain must not look up the rooms
+        (closed at the start of the drain); the request gets its answer and the process exits 0."""
+        from resp import RedisServer
+        redis = RedisServer()
+        origin = Origin()
+        gw = Gateway(origin.url(), extra_gateway="shutdown_timeout_ms = 5000\n",
+                     rooms="[room sale]\npaths = /checkout\n",
+                     extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port)
+        try:
+            results = {}
+
+            def slow():
+                c = Client(gw.port)
+                c.send(b"GET /slow/1000 HTTP/1.1\r\nHost: h\r\n\r\n")
+                results["status"] = c.read_response().status
+                c.close()
+
+            t = threading.Thread(target=slow)
+            t.start()
+            time.sleep(0.3)
+            gw.proc.send_signal(signal.SIGTERM)
+            t.join(5)
+            gw.proc.wait(5)
+            self.assertEqual(results.get("status"), 200)
+            self.assertEqual(gw.proc.returncode, 0, gw.logtext()[-2000:])
+        finally:
+            if gw.proc.poll() is None:
+                gw.proc.kill()
+                gw.proc.wait()
+            gw.log.close()
+            origin.stop()
+            redis.stop()
+
     def test_drain_is_bounded(self):
         origin = Origin()
         gw = Gateway(origin.url(), extra_gateway="shutdown_timeout_ms = 500\n")
