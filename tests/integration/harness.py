@@ -69,8 +69,9 @@ def read_exact(sock, buf, n):
     return buf[:n], buf[n:]
 
 
-def read_chunked(sock, buf, sink):
-    """Reads a chunked body; calls sink(bytes) per piece; returns leftover bytes."""
+def read_chunked(sock, buf, sink, trailers=None):
+    """Reads a chunked body; calls sink(bytes) per piece; returns leftover bytes. Trailer lines go to
+    the trailers list, if given."""
     while True:
         line, buf = read_until(sock, buf, b"\r\n")
         size = int(line.split(b";")[0].strip(), 16)
@@ -79,6 +80,8 @@ def read_chunked(sock, buf, sink):
                 line, buf = read_until(sock, buf, b"\r\n")
                 if line == b"\r\n":
                     return buf
+                if trailers is not None:
+                    trailers.append(line)
         while size > 0:
             if not buf:
                 buf = sock.recv(1 << 20)
@@ -102,6 +105,7 @@ class Origin:
     /close-delimited    body ends when the connection closes
     /interim            a 103 Early Hints, then 200
     /conn-id            body = this origin connection's number (shows reuse)
+    /conn-framing       "Connection: Content-Length" beside its Content-Length
     anything else       200 "hello from origin <target>"
     """
 
@@ -166,8 +170,9 @@ class Origin:
                     n[0] += len(b)
 
                 te = req.header("transfer-encoding")
+                req.trailers = []
                 if te and "chunked" in te.lower():
-                    buf = read_chunked(c, buf, sink)
+                    buf = read_chunked(c, buf, sink, req.trailers)
                 elif req.header("content-length"):
                     left = int(req.header("content-length"))
                     while left:
@@ -250,6 +255,8 @@ class Origin:
             self._send(c, 200, b"thanks for your order\n", [("Waitroom-Release", "done")])
         elif t.startswith("/conn-id"):
             self._send(c, 200, str(cid).encode())
+        elif t.startswith("/conn-framing"):  # an origin naming its own framing header in Connection
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello")
         elif t.startswith("/hop"):
             self._send(c, 200, b"hop", [("Connection", "X-Private"), ("X-Private", "secret"),
                                          ("Keep-Alive", "timeout=5"), ("X-Public", "yes")])
