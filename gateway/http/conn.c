@@ -351,8 +351,22 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
     return 0;
 }
 
+/* Bytes of the message past its head: body, chunk extensions and trailers all count toward
+ * max_body_bytes. */
+static int add_body_bytes(gw_conn_t *c, size_t len) {
+    c->body_bytes += len;
+    uint64_t max = cfg_of(c)->max_body_bytes;
+    if (max && c->body_bytes > max) {
+        c->err_status = 413;
+        return -1;
+    }
+    return 0;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
     gw_conn_t *c = conn_of(p);
+    if (c->head_done)
+        return add_body_bytes(c, len); /* a trailer field: counted, never forwarded */
     int rc = gw_hdr_on_field(c->blk->hdrs, &c->nhdrs, (uint16_t)cfg_of(c)->max_header_count, &c->in_value,
                              (uint32_t)(at - c->blk->in), len);
     if (rc < 0) {
@@ -364,6 +378,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     gw_conn_t *c = conn_of(p);
+    if (c->head_done)
+        return add_body_bytes(c, len);
     if (gw_hdr_on_value(c->blk->hdrs, c->nhdrs, &c->in_value, (uint32_t)(at - c->blk->in), len) < 0) {
         c->err_status = 400; /* obs-fold (RFC 9112 section 5.2) */
         return -1;
@@ -378,14 +394,21 @@ static int on_headers_complete(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
     (void)at;
-    gw_conn_t *c = conn_of(p);
-    c->body_bytes += len;
-    uint64_t max = cfg_of(c)->max_body_bytes;
-    if (max && c->body_bytes > max) {
-        c->err_status = 413;
-        return -1;
-    }
-    return 0;
+    return add_body_bytes(conn_of(p), len);
+}
+
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t len) {
+    (void)at;
+    return add_body_bytes(conn_of(p), len);
+}
+
+/* The last chunk's size line is parsed: stop there, so that forward_body sends the body up to it and
+ * then drops the trailer section (it ends the chunked body for the origin with an empty one). */
+static int on_chunk_header(llhttp_t *p) {
+    if (p->content_length != 0)
+        return 0;
+    conn_of(p)->last_chunk = 1;
+    return HPE_PAUSED;
 }
 
 static int on_message_complete(llhttp_t *p) {
@@ -401,6 +424,9 @@ void gw_conn_settings_init(llhttp_settings_t *s) {
     s->on_header_value = on_header_value;
     s->on_headers_complete = on_headers_complete;
     s->on_body = on_body;
+    s->on_chunk_extension_name = on_chunk_extension;
+    s->on_chunk_extension_value = on_chunk_extension;
+    s->on_chunk_header = on_chunk_header;
     s->on_message_complete = on_message_complete;
 }
 
@@ -539,28 +565,48 @@ static void conn_process(gw_conn_t *c) {
 
 /* ---- forwarding the request body -------------------------------------------------------------- */
 
+/* Request trailers never reach the origin (a Waitroom-Pass or hop-by-hop field could hide there):
+ * the body goes up to and with the last chunk's size line, then this ends the trailer section. */
+static const char end_of_trailers[] = "\r\n";
+
 static void forward_body(gw_conn_t *c) {
     gw_upstream_t *u = c->up;
     if (!u || u->state != GW_UP_BUSY || u->writing || c->writing)
         return;
-    /* runs even with no new bytes: after the head, a body-less message completes on an empty input */
-    if (!c->req_done && run_parser(c) < 0)
-        return;
-    if (c->parse_off > c->body_off) {
-        uv_buf_t b = uv_buf_init(c->blk->in + c->body_off, c->parse_off - c->body_off);
-        c->body_off = c->parse_off;
-        int rc = gw_upstream_write(u, &b, 1);
-        if (rc != 0)
-            return; /* pending: gw_conn_body_sent continues; failed: proxy.c has answered */
-    }
-    if (c->req_done) {
-        if (!c->req_sent) {
-            c->req_sent = 1;
-            if (!c->writing)
-                gw_timer_disarm(&c->timer);
-            gw_upstream_request_sent(u);
+    for (;;) {
+        /* runs even with no new bytes: after the head, a body-less message completes on an empty input */
+        if (!c->req_done && run_parser(c) < 0)
+            return;
+        if (c->in_trailers)
+            c->body_off = c->parse_off; /* trailer bytes: read, counted, dropped */
+        if (c->parse_off > c->body_off) {
+            uv_buf_t b = uv_buf_init(c->blk->in + c->body_off, c->parse_off - c->body_off);
+            c->body_off = c->parse_off;
+            int rc = gw_upstream_write(u, &b, 1);
+            if (rc != 0)
+                return; /* pending: gw_conn_body_sent continues; failed: proxy.c has answered */
         }
-        return;
+        if (c->last_chunk) { /* parsed and sent up to the last chunk: the trailers follow */
+            c->last_chunk = 0;
+            c->in_trailers = 1;
+            continue;
+        }
+        if (c->req_done) {
+            if (c->in_trailers) {
+                c->in_trailers = 0;
+                uv_buf_t b = uv_buf_init((char *)end_of_trailers, sizeof end_of_trailers - 1);
+                if (gw_upstream_write(u, &b, 1) != 0)
+                    return;
+            }
+            if (!c->req_sent) {
+                c->req_sent = 1;
+                if (!c->writing)
+                    gw_timer_disarm(&c->timer);
+                gw_upstream_request_sent(u);
+            }
+            return;
+        }
+        break;
     }
     compact(c);
     ensure_reading(c);
@@ -636,6 +682,7 @@ void gw_conn_response_done(gw_conn_t *c) {
     c->phase = GW_C_HEAD;
     c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
     c->expect_continue = c->retried = c->has_body = c->is_head = c->local = 0;
+    c->last_chunk = c->in_trailers = 0;
     c->err_status = 0;
     c->status = 0;
     llhttp_reset(&c->parser);

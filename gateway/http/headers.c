@@ -98,6 +98,9 @@ static bool is_hop_by_hop(const gw_hdrs_t *hs, size_t i, const conn_tokens_t *ct
     for (size_t k = 0; k < sizeof hop_by_hop / sizeof *hop_by_hop; k++)
         if (slice_eq_lower(name, nl, hop_by_hop[k]))
             return true;
+    /* a Connection option never removes the framing or the Host: the message is relayed as framed */
+    if (slice_eq_lower(name, nl, "content-length") || slice_eq_lower(name, nl, "host"))
+        return false;
     for (size_t k = 0; k < ct->count; k++)
         if (ct->n[k] == nl && strncasecmp(ct->t[k], name, nl) == 0)
             return true;
@@ -159,8 +162,8 @@ long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *ou
         if (is_hop_by_hop(hs, i, &ct) || gw_hdr_name_is(hs, i, "expect") || gw_hdr_name_is(hs, i, "via") ||
             gw_hdr_name_is(hs, i, "x-forwarded-for") || gw_hdr_name_is(hs, i, "x-forwarded-proto") ||
             gw_hdr_name_is(hs, i, "x-forwarded-host") || gw_hdr_name_is(hs, i, "waitroom-pass") ||
-            gw_hdr_name_is(hs, i, "waitroom_pass")) /* (CGI-style origins read both as one) */
-            continue;
+            memchr(hs->base + hs->h[i].name_off, '_', hs->h[i].name_len))
+            continue; /* names with '_': CGI-style origins read them as '-' (Waitroom_Pass), as nginx drops */
         if (host < 0 && gw_hdr_name_is(hs, i, "host"))
             host = (long)i;
         put_header(&w, hs, i);

@@ -53,7 +53,10 @@ long gw_hdr_find(const gw_hdrs_t *hs, const char *lower);
 bool gw_hdr_has_token(const gw_hdrs_t *hs, size_t i, const char *lower);
 
 /* Writes the request head for the origin into out. Returns its length, or -1 if cap is too small.
- * A client's Waitroom-Pass header never reaches the origin (only the gateway's own, in extra). */
+ * A client's Waitroom-Pass header never reaches the origin (only the gateway's own, in extra), nor
+ * does any field whose name holds '_' (nginx's default: CGI-style origins read '_' as '-'). A
+ * Connection option never drops Content-Length or Host (request.c refuses such requests; on a
+ * response the framing is kept). */
 long gw_build_request_head(const gw_hdrs_t *hs, const gw_req_line_t *r, char *out, size_t cap);
 
 /* Writes the response head for the client into out. Returns its length, or -1 if cap is too small.

@@ -174,6 +174,8 @@ struct gw_conn {
     unsigned waiting : 1;           /* queued in the pool */
     unsigned got_bytes : 1;         /* any byte of the current request arrived */
     unsigned hooked : 1;            /* on_request ran: on_end is owed */
+    unsigned last_chunk : 1;        /* the parser stopped after the last chunk's size line */
+    unsigned in_trailers : 1;       /* the request's trailer section is being read (and dropped) */
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;

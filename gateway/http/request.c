@@ -1,5 +1,6 @@
 /* Request head checks (request.h). The order of the checks is the order of the refusals a client sees
- * when a head breaks several rules: size, version, method, Host, target, framing, body size, Expect. */
+ * when a head breaks several rules: size, version, method, field names, Host, target, framing, body
+ * size, Expect. */
 #include "gateway/http/request.h"
 
 #include "common/path.h"
@@ -10,6 +11,33 @@
 
 static bool slice_ieq(const char *s, size_t n, const char *lower) {
     return strlen(lower) == n && strncasecmp(s, lower, n) == 0;
+}
+
+/* Fields that frame or route the message: a Connection header may not name them (the hop would drop
+ * the framing while the body still flows), and no look-alike may stand beside them. */
+static const char *const framing[] = {
+    "content-length", "transfer-encoding", "host",       "connection",      "te",
+    "trailer",        "upgrade",           "keep-alive", "proxy-connection"};
+
+/* A name an origin might read as one of those: '_' for '-', or runs of either (Transfer_Encoding,
+ * Content__Length; CGI-style stacks and some frameworks map and fold them). */
+static bool framing_look_alike(const char *name, size_t n) {
+    if (!memchr(name, '_', n) && !memmem(name, n, "--", 2))
+        return false;
+    char canon[32];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i] == '_' ? '-' : name[i];
+        if (ch == '-' && k && canon[k - 1] == '-')
+            continue;
+        if (k == sizeof canon)
+            return false;
+        canon[k++] = ch;
+    }
+    for (size_t i = 0; i < sizeof framing / sizeof *framing; i++)
+        if (slice_ieq(canon, k, framing[i]))
+            return true;
+    return false;
 }
 
 int gw_request_check(const wr_config_t *cfg, const gw_request_in_t *in, char *norm, size_t norm_cap,
@@ -27,6 +55,18 @@ int gw_request_check(const wr_config_t *cfg, const gw_request_in_t *in, char *no
     out->is_head = method == HTTP_HEAD;
     out->idempotent =
         method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS || method == HTTP_TRACE;
+
+    /* Field names: none empty, none a look-alike of a framing field; Connection names no framing
+     * field (RFC 9110 section 7.6.1: such an option is not the client's to drop). */
+    for (size_t i = 0; i < hs->n; i++) {
+        const char *name = hs->base + hs->h[i].name_off;
+        if (hs->h[i].name_len == 0 || framing_look_alike(name, hs->h[i].name_len))
+            return 400;
+        if (gw_hdr_name_is(hs, i, "connection") &&
+            (gw_hdr_has_token(hs, i, "content-length") || gw_hdr_has_token(hs, i, "transfer-encoding") ||
+             gw_hdr_has_token(hs, i, "host")))
+            return 400;
+    }
 
     /* Host: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
     long host = -1;
@@ -97,6 +137,8 @@ int gw_request_check(const wr_config_t *cfg, const gw_request_in_t *in, char *no
             te = true;
         }
     }
+    if ((te || in->chunked) && out->http10)
+        return 400; /* RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding is faulty */
     if (in->has_content_length && cfg->max_body_bytes && in->content_length > cfg->max_body_bytes)
         return 413;
     out->has_body = in->chunked || (in->has_content_length && in->content_length > 0);

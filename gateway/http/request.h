@@ -1,8 +1,10 @@
 /* The checks a request head must pass before anything acts on it (RFC 9110, RFC 9112): one Host,
  * a target in origin-, absolute- or asterisk-form whose authority agrees with Host, a path that
- * normalises, framing by Content-Length or "chunked" alone, a body within max_body_bytes, and only
- * "100-continue" as an expectation. Pure: the parsed head in, the refusal status or the request's
- * routing facts out. Called by conn.c once llhttp has the head; unit-tested in tests/unit. */
+ * normalises, framing by Content-Length or "chunked" alone (never Transfer-Encoding in HTTP/1.0, never
+ * a framing field named in Connection or spelled with '_' or a doubled '-'), no empty field name, a
+ * body within max_body_bytes, and only "100-continue" as an expectation. Pure: the parsed head in, the
+ * refusal status or the request's routing facts out. Called by conn.c once llhttp has the head; unit-tested
+ * in tests/unit. */
 #ifndef GW_HTTP_REQUEST_H
 #define GW_HTTP_REQUEST_H
 

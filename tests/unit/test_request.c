@@ -178,6 +178,26 @@ static void test_expect(void **state) {
     assert_false(t->out.expect_continue); /* an HTTP/1.0 client is never sent 100 Continue */
 }
 
+static void test_framing_look_alikes(void **state) {
+    (void)state;
+    const char *refused[] = {"Host: a\nConnection: content-length\n",
+                             "Host: a\nConnection: close, Transfer-Encoding\n",
+                             "Host: a\nConnection: HOST\n",
+                             "Host: a\nTransfer_Encoding: chunked\n",
+                             "Host: a\nContent__Length: 1\n",
+                             "Host: a\nContent--length: 1\n",
+                             "Host: a\nKeep_Alive: 1\n",
+                             "Host: a\n: empty name\n"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        assert_int_equal(check(head(HTTP_POST, 1, 1, "/", refused[i])), 400);
+    /* look-alikes of nothing, and Connection naming an ordinary field, are fine */
+    assert_int_equal(check(head(HTTP_GET, 1, 1, "/", "Host: a\nX_Custom: 1\nX--Two: 2\n")), 0);
+    assert_int_equal(check(head(HTTP_GET, 1, 1, "/", "Host: a\nConnection: keep-alive, X-Private\n")), 0);
+    head_t *t = head(HTTP_POST, 1, 0, "/", "Transfer-Encoding: chunked\n");
+    t->in.chunked = true;
+    assert_int_equal(check(t), 400); /* RFC 9112 section 6.1 */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_get),
@@ -187,6 +207,7 @@ int main(void) {
         cmocka_unit_test(test_version_method_size),
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_expect),
+        cmocka_unit_test(test_framing_look_alikes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
