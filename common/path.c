@@ -4,6 +4,7 @@
  * ".." pops back to the previous "/" in the output. */
 #include "common/path.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -89,14 +90,30 @@ long wr_path_normalize(const char *in, size_t len, char *out, size_t out_size) {
     return (long)o;
 }
 
+/* Skips a segment's parameters (";..." up to the next '/'), from i at a ';'. */
+static size_t skip_params(const char *path, size_t path_len, size_t i) {
+    while (i < path_len && path[i] != '/')
+        i++;
+    return i;
+}
+
 bool wr_path_has_prefix(const char *path, size_t path_len, const char *prefix, size_t prefix_len,
                         bool case_sensitive) {
-    if (prefix_len == 0 || path_len < prefix_len)
+    if (prefix_len == 0)
         return false;
-    int cmp = case_sensitive ? memcmp(path, prefix, prefix_len) : strncasecmp(path, prefix, prefix_len);
-    if (cmp != 0)
-        return false;
-    if (path_len == prefix_len || prefix[prefix_len - 1] == '/')
+    size_t i = 0;
+    for (size_t j = 0; j < prefix_len; j++) {
+        if (i < path_len && path[i] == ';' && prefix[j] != ';')
+            i = skip_params(path, path_len, i);
+        if (i == path_len)
+            return false;
+        char a = path[i++], b = prefix[j];
+        if (a != b && (case_sensitive || tolower((unsigned char)a) != tolower((unsigned char)b)))
+            return false;
+    }
+    if (prefix[prefix_len - 1] == '/')
         return true;
-    return path[prefix_len] == '/';
+    if (i < path_len && path[i] == ';')
+        i = skip_params(path, path_len, i);
+    return i == path_len || path[i] == '/';
 }

@@ -115,6 +115,16 @@ static void test_prefix_on_segment_boundaries(void **state) {
     assert_true(HAS("/static/a.css", "/static/", false));
     assert_false(HAS("/staticx", "/static/", false));
     assert_false(HAS("/checkout", "", false));
+    /* path parameters (";...") are ignored, as Tomcat, Jetty and Spring route: issue 13 */
+    assert_true(HAS("/checkout;jsessionid=1", "/checkout", false));
+    assert_true(HAS("/checkout;jsessionid=1/pay", "/checkout", false));
+    assert_true(HAS("/checkout;", "/checkout", false));
+    assert_false(HAS("/check;x=1out", "/checkout", false)); /* the parameter runs to the segment's end */
+    assert_false(HAS("/check;x/out", "/checkout", false));
+    assert_true(HAS("/a;x/checkout;y/z", "/a/checkout", false));
+    assert_true(HAS("/static;v=2/a.css", "/static/", false));
+    assert_false(HAS("/checkoutfoo;x", "/checkout", false));
+    assert_false(HAS("/;x", "/checkout", false));
 #undef HAS
 }
 
