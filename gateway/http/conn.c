@@ -517,7 +517,7 @@ static void handle_head(gw_conn_t *c) {
     forward(c, &rq);
 }
 
-static void conn_process(gw_conn_t *c) {
+static void conn_process_once(gw_conn_t *c) {
     if (c->phase == GW_C_HEAD) {
         if (c->parse_off < c->in_len) {
             int r = run_parser(c);
@@ -538,6 +538,23 @@ static void conn_process(gw_conn_t *c) {
     }
     if (c->phase == GW_C_FORWARD)
         forward_body(c);
+}
+
+/* Not re-entered: a response finished within processing (one the gateway or a hook gave at once) asks
+ * for another round instead of nesting the next pipelined request's call chain in this one, so a client
+ * pipelining many such requests costs iterations, not stack. The connection struct outlives a close
+ * made on the way (it is freed by the close callbacks). */
+static void conn_process(gw_conn_t *c) {
+    if (c->processing) {
+        c->process_again = 1;
+        return;
+    }
+    c->processing = 1;
+    do {
+        c->process_again = 0;
+        conn_process_once(c);
+    } while (c->process_again);
+    c->processing = 0;
 }
 
 /* ---- forwarding the request body -------------------------------------------------------------- */

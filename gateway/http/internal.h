@@ -174,6 +174,8 @@ struct gw_conn {
     unsigned waiting : 1;           /* queued in the pool */
     unsigned got_bytes : 1;         /* any byte of the current request arrived */
     unsigned hooked : 1;            /* on_request ran: on_end is owed */
+    unsigned processing : 1;        /* conn_process is on the stack */
+    unsigned process_again : 1;     /* ... and is asked for another round */
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
