@@ -138,7 +138,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
             c->got_bytes = 1;
             c->started_ms = uv_now(&c->w->loop);
             arm(c, cfg_of(c)->header_timeout_ms);
-        } else if (c->phase == GW_C_FORWARD && !c->req_done && !c->writing) {
+        } else if (c->phase == GW_C_FORWARD && !c->req_done && !c->writing && c->up) {
+            /* body bytes for the origin; a request held by a hook or queued for a pooled connection
+             * keeps that clock (bytes of a next request must not stretch it) */
             arm(c, cfg_of(c)->body_timeout_ms);
         }
         conn_process(c);
@@ -152,8 +154,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
             send_error(c, 431);
         else if (!c->blk)
             conn_close(c); /* out of memory */
-        else if (c->phase == GW_C_FORWARD && !c->writing)
+        else if (c->phase == GW_C_FORWARD && !c->writing && c->up)
             gw_timer_disarm(&c->timer); /* back-pressure from the origin: not the client's fault */
+        /* else held by a hook, or queued for a pooled connection: that clock keeps running */
         return;
     }
     /* EOF or a socket error */
@@ -540,7 +543,7 @@ static void handle_head(gw_conn_t *c) {
     forward(c, &rq);
 }
 
-static void conn_process(gw_conn_t *c) {
+static void conn_process_once(gw_conn_t *c) {
     if (c->phase == GW_C_HEAD) {
         if (c->parse_off < c->in_len) {
             int r = run_parser(c);
@@ -561,6 +564,23 @@ static void conn_process(gw_conn_t *c) {
     }
     if (c->phase == GW_C_FORWARD)
         forward_body(c);
+}
+
+/* Not re-entered: a response finished within processing (one the gateway or a hook gave at once) asks
+ * for another round instead of nesting the next pipelined request's call chain in this one, so a client
+ * pipelining many such requests costs iterations, not stack. The connection struct outlives a close
+ * made on the way (it is freed by the close callbacks). */
+static void conn_process(gw_conn_t *c) {
+    if (c->processing) {
+        c->process_again = 1;
+        return;
+    }
+    c->processing = 1;
+    do {
+        c->process_again = 0;
+        conn_process_once(c);
+    } while (c->process_again);
+    c->processing = 0;
 }
 
 /* ---- forwarding the request body -------------------------------------------------------------- */

@@ -176,6 +176,8 @@ struct gw_conn {
     unsigned hooked : 1;            /* on_request ran: on_end is owed */
     unsigned last_chunk : 1;        /* the parser stopped after the last chunk's size line */
     unsigned in_trailers : 1;       /* the request's trailer section is being read (and dropped) */
+    unsigned processing : 1;        /* conn_process is on the stack */
+    unsigned process_again : 1;     /* ... and is asked for another round */
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;

@@ -97,7 +97,7 @@ struct gw_queue {
     const struct gw_page_room *pages; /* waiting pages, one per room (waitpage.h), read-only, shared */
     uv_loop_t *loop;
     gw_rooms_t rooms;
-    bool has_rooms;                    /* rooms configured, and the worker not draining */
+    bool has_rooms;                    /* rooms configured (kept while draining: see worker_drain) */
     gw_token_cache_t *token_cache;     /* [GW_TOKEN_CACHE_SLOTS] */
     gw_passsig_cache_t *passsig_cache; /* [GW_PASSSIG_CACHE_SLOTS] when pass_sk is set */
     gw_qcall_t *free_calls;

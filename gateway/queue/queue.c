@@ -75,18 +75,20 @@ static int worker_init(void *ctx, uv_loop_t *loop) {
     return 0;
 }
 
-/* The rooms' Redis connection and timer go (pending calls answer now, with no reply); requests still
- * in flight find no room from here on, so their answers pass through untouched. */
+/* The rooms' Redis connection and timer go (pending calls answer now, with no reply), so the loop can
+ * end. The rooms stay until worker_exit: a request still arriving on a protected path is answered as in
+ * a Redis outage (waiting, or fail_open), never let through unqueued. */
 static void worker_drain(void *ctx) {
     gw_queue_t *q = ctx;
-    if (!q->has_rooms)
-        return;
-    gw_rooms_close(&q->rooms);
-    q->has_rooms = false;
+    if (q->has_rooms)
+        gw_rooms_close(&q->rooms);
 }
 
 static void worker_exit(void *ctx) {
     gw_queue_t *q = ctx;
+    if (q->has_rooms)
+        gw_rooms_free(&q->rooms);
+    q->has_rooms = false;
     if (q->token_cache)
         sodium_memzero(q->token_cache, GW_TOKEN_CACHE_SLOTS * sizeof *q->token_cache);
     free(q->token_cache);

@@ -388,12 +388,19 @@ void gw_rooms_close(gw_rooms_t *rs) {
     uv_timer_stop(&rs->timer);
     uv_close((uv_handle_t *)&rs->timer, NULL);
     wr_redis_close(&rs->redis); /* pending callbacks run now, with NULL */
+}
+
+void gw_rooms_free(gw_rooms_t *rs) {
+    gw_rooms_close(rs);
+    if (!rs->rooms)
+        return;
     for (size_t i = 0; i < rs->n; i++) {
         gw_room_view_free(&rs->rooms[i].view);
         free(rs->rooms[i].hb);
     }
     free(rs->rooms);
     rs->rooms = NULL;
+    rs->n = 0;
 }
 
 gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg) {

@@ -78,7 +78,11 @@ struct gw_rooms {
 
 int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_queue_metrics_t *metrics,
                   int worker);
+/* The worker drains: the timer and the Redis connection close (pending calls answer now, with no
+ * reply); the rooms and their views stay, answering as in a Redis outage, until gw_rooms_free. */
 void gw_rooms_close(gw_rooms_t *rs);
+/* The loop has ended: closes if still open, then frees the rooms. */
+void gw_rooms_free(gw_rooms_t *rs);
 
 gw_room_t *gw_rooms_find(gw_rooms_t *rs, const wr_room_cfg_t *cfg);
 /* True while the view is fresh (Redis reachable and refreshed lately). */

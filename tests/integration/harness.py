@@ -505,6 +505,7 @@ class RoomTest(unittest.TestCase):
     WORKERS = 1
     ROOMS = "[room sale]\npaths = /checkout\n"
     EXTRA_ORIGIN = ""  # more [origin] keys
+    EXTRA_GATEWAY = ""  # more [gateway] keys
 
     @classmethod
     def setUpClass(cls):
@@ -512,7 +513,7 @@ class RoomTest(unittest.TestCase):
         cls.redis = RedisServer()
         cls.origin = Origin()
         try:
-            cls.gw = Gateway(cls.origin.url(), workers=cls.WORKERS, rooms=cls.ROOMS,
+            cls.gw = Gateway(cls.origin.url(), cls.EXTRA_GATEWAY, workers=cls.WORKERS, rooms=cls.ROOMS,
                              extra_origin=cls.EXTRA_ORIGIN + "[redis]\nurl = redis://127.0.0.1:%d\n" % cls.redis.port)
         except Exception:
             cls.origin.stop()

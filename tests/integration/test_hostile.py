@@ -265,5 +265,36 @@ class RandomMutations(GatewayTest):
         self.assertEqual(self.request(b"GET /still-alive HTTP/1.1\r\nHost: h\r\n\r\n").status, 200)
 
 
+class PipelinedLocalAnswers(GatewayTest):
+    """Requests the gateway answers itself (here /__waitroom/status), pipelined: each answer that goes out at
+    once starts the next request. That must not nest one call chain per request: a client sending a buffer
+    full of them would otherwise overflow the worker's stack (SIGSEGV, every visitor of the process cut)."""
+    EXTRA_GATEWAY = "max_header_bytes = 262144\n"
+    ROOMS = "[room sale]\npaths = /checkout\n"
+
+    def test_a_buffer_full_of_pipelined_status_requests(self):
+        one = b"GET /__waitroom/status HTTP/1.1\r\nHost: h\r\n\r\n"
+        n = 250000 // len(one)
+        c = Client(self.gw.port, timeout=20)
+        got = []
+
+        def read():
+            try:
+                for _ in range(n):
+                    got.append(c.read_response().status)
+            except (OSError, EOFError, ValueError):
+                pass
+
+        import threading
+        t = threading.Thread(target=read)
+        t.start()
+        c.send(one * n)
+        t.join(30)
+        c.close()
+        self.assertEqual(len(got), n)
+        self.assertEqual(set(got), {200})
+        self.assertIsNone(self.gw.proc.poll(), "the gateway died")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -206,6 +206,38 @@ class Drain(unittest.TestCase):
             origin.stop()
             redis.stop()
 
+    def test_sigterm_with_a_room_still_queues_a_head_finished_during_the_drain(self):
+        """A request head begun before SIGTERM and finished during the drain, on a protected path: it must
+        not reach the origin without a pass (the drain closes the queue's Redis connection; the room is
+        then in trouble, like a Redis outage: the visitor waits, nobody is let through unqueued)."""
+        from resp import RedisServer
+        redis = RedisServer()
+        origin = Origin()
+        gw = Gateway(origin.url(), extra_gateway="shutdown_timeout_ms = 5000\n",
+                     rooms="[room sale]\npaths = /checkout\n",
+                     extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port)
+        try:
+            c = Client(gw.port)
+            c.send(b"GET /checkout HTTP/1.1\r\nHost: shop\r\nAccept: application/json\r\n")
+            time.sleep(0.3)  # the gateway has read the first bytes: the drain waits for this request
+            gw.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            c.send(b"\r\n")
+            r = c.read_response()
+            c.close()
+            self.assertEqual([q.target for q in origin.requests if q.target.startswith("/checkout")], [],
+                             "a protected path reached the origin without a pass during the drain")
+            self.assertNotEqual(r.body, b"hello from origin /checkout\n")
+            gw.proc.wait(5)
+            self.assertEqual(gw.proc.returncode, 0, gw.logtext()[-2000:])
+        finally:
+            if gw.proc.poll() is None:
+                gw.proc.kill()
+                gw.proc.wait()
+            gw.log.close()
+            origin.stop()
+            redis.stop()
+
     def test_drain_is_bounded(self):
         origin = Origin()
         gw = Gateway(origin.url(), extra_gateway="shutdown_timeout_ms = 500\n")

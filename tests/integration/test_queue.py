@@ -2,12 +2,14 @@
 proxying with the pass. Admission is done here with the same admit.lua the controller will call."""
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RoomTest, Visitor, admit  # noqa: E402
+from harness import Client, RoomTest, Visitor, admit  # noqa: E402
 
 
 
@@ -225,6 +227,62 @@ class Queue(RoomTest):
         inversions = sum(1 for i in range(len(order) - 1) if order[i] > order[i + 1])
         self.assertEqual(inversions, 0)
         self.assertEqual(order, list(range(n)))
+
+class HeldRequests(RoomTest):
+    """A request held for a Redis answer is bounded by send_timeout_ms, whatever the client sends meanwhile."""
+    EXTRA_GATEWAY = "send_timeout_ms = 1000\nbody_timeout_ms = 1000\n"
+
+    def test_hold_is_bounded_even_when_the_client_fills_the_buffer(self):
+        # Redis stalls (SIGSTOP) with the view still fresh: a new visitor's join is sent and held. The client
+        # pipelines enough bytes to fill the connection's buffer; reading stops, and with it the hold's clock
+        # must not stop: the client gets its 408 after about send_timeout_ms, not when Redis wakes up.
+        c = Client(self.gw.port, timeout=8)
+        os.kill(self.redis.proc.pid, signal.SIGSTOP)
+        try:
+            c.send(b"GET /checkout HTTP/1.1\r\nHost: shop\r\n\r\n" + b"GET /x HTTP/1.1\r\nHost: shop\r\n\r\n" * 3000)
+            t0 = time.time()
+            try:
+                status = c.read_response().status
+            except (OSError, EOFError) as e:
+                status = repr(e)
+            self.assertEqual(status, 408)
+            self.assertLess(time.time() - t0, 4)
+        finally:
+            os.kill(self.redis.proc.pid, signal.SIGCONT)
+            c.close()
+
+    def test_hold_is_not_stretched_by_a_trickle(self):
+        # the same hold, the client sending one byte of a next request every 300 ms: still about send_timeout_ms
+        c = Client(self.gw.port, timeout=8)
+        os.kill(self.redis.proc.pid, signal.SIGSTOP)
+        try:
+            c.send(b"GET /checkout HTTP/1.1\r\nHost: shop\r\n\r\n")
+            t0 = time.time()
+            got = []
+
+            def read():
+                try:
+                    got.append(c.read_response().status)
+                except (OSError, EOFError) as e:
+                    got.append(repr(e))
+
+            t = threading.Thread(target=read)
+            t.start()
+            for b in b"GET /x HTTP/1.1\r\nHost: s":
+                if got or time.time() - t0 > 6:
+                    break
+                try:
+                    c.send(bytes([b]))
+                except OSError:
+                    break
+                time.sleep(0.3)
+            t.join(8)
+            self.assertEqual(got, [408])
+            self.assertLess(time.time() - t0, 4)
+        finally:
+            os.kill(self.redis.proc.pid, signal.SIGCONT)
+            c.close()
+
 
 if __name__ == "__main__":
     unittest.main()
