@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/history.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "admin_assets.h"
@@ -101,6 +102,12 @@ static const wr_room_cfg_t *find_room(const wr_config_t *cfg, const char *name, 
         if (strlen(cfg->rooms[i].name) == len && memcmp(cfg->rooms[i].name, name, len) == 0)
             return &cfg->rooms[i];
     return NULL;
+}
+
+/* A room's Redis keys, formatted per request (admin requests are rare): config validated the name, and
+ * common/keys.c asserts that every valid name fits, so this cannot fail. */
+static void room_keys(wr_room_keys_t *keys, const wr_room_cfg_t *room) {
+    (void)wr_room_keys_init(keys, room->name);
 }
 
 static json_t *room_config_json(const wr_room_cfg_t *r) {
@@ -265,18 +272,13 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room) {
     op->room = room;
     op->inventory = -1;
     op->pending = 2;
-    char keys[9][96];
-    static const char *const names[] = {"seq",    "boundary", "left", "admitted", "active",
-                                        "rejoin", "sig",      "cfg",  "ctl"};
-    const char *argv[9];
-    for (int i = 0; i < 9; i++) {
-        snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
-        argv[i] = keys[i];
-    }
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    const char *argv[] = {keys.k[WR_KEY_SEQ],      keys.k[WR_KEY_BOUNDARY], keys.k[WR_KEY_LEFT],
+                          keys.k[WR_KEY_ADMITTED], keys.k[WR_KEY_ACTIVE],   keys.k[WR_KEY_REJOIN],
+                          keys.k[WR_KEY_SIG],      keys.k[WR_KEY_CFG],      keys.k[WR_KEY_CTL]};
     wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 9, 9, argv, NULL);
-    char ctl[96];
-    snprintf(ctl, sizeof ctl, "wr:{%s}:ctl", room->name);
-    const char *hv[] = {"HGETALL", ctl};
+    const char *hv[] = {"HGETALL", keys.k[WR_KEY_CTL]};
     wr_redis_argv(&a->redis, on_room_ctl, op, 2, hv, NULL);
 }
 
@@ -410,11 +412,12 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
         lo->limit = LOG_PAGE_MAX;
     lo->c = c;
     c->waiter = &lo->c;
-    char key[96], start[56], count[16];
-    snprintf(key, sizeof key, "wr:{%s}:log", room->name);
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    char start[56], count[16];
     snprintf(start, sizeof start, "%s%s", after[0] ? "(" : "", after[0] ? after : "-");
     snprintf(count, sizeof count, "%d", LOG_SCAN_MAX);
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+    const char *argv[] = {"XRANGE", keys.k[WR_KEY_LOG], start, "+", "COUNT", count};
     wr_redis_argv(&a->redis, on_log, lo, 6, argv, NULL);
 }
 
@@ -495,10 +498,11 @@ static void room_history(admin_conn_t *c, const wr_room_cfg_t *room) {
     room_call_t *call = room_call(c, room);
     if (!call)
         return;
-    char key[96], last[16];
-    snprintf(key, sizeof key, "wr:{%s}:hist", room->name);
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    char last[16];
     snprintf(last, sizeof last, "%d", WR_HIST_SAMPLES - 1);
-    const char *argv[] = {"LRANGE", key, "0", last};
+    const char *argv[] = {"LRANGE", keys.k[WR_KEY_HIST], "0", last};
     wr_redis_argv(&a->redis, on_history, call, 4, argv, NULL);
 }
 
@@ -647,7 +651,7 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 400, "Bad Request", "nothing to change (or too much at once)");
         return;
     }
-    char values[8][32], keys[4][96], now[24], who[80], maxlen[24];
+    char values[8][32], now[24], who[80], maxlen[24];
     const char *argv[7 + 16];
     int n = 0;
     const char *k;
@@ -675,11 +679,12 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
     }
-    static const char *const names[] = {"cfg", "ctl", "log", "shuffle"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
-        argv[i] = keys[i];
-    }
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    argv[0] = keys.k[WR_KEY_CFG];
+    argv[1] = keys.k[WR_KEY_CTL];
+    argv[2] = keys.k[WR_KEY_LOG];
+    argv[3] = keys.k[WR_KEY_SHUFFLE];
     snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
     char ip[64];
     wr_httpd_peer(c, ip, sizeof ip);
