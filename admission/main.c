@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/history.h"
 #include "common/httpd.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "config/config.h"
@@ -38,7 +39,7 @@ typedef struct {
 typedef struct {
     admission_t *a;
     const wr_room_cfg_t *cfg;
-    char keys[16][96];      /* wr:{ROOM}:<key_names[k]> */
+    wr_room_keys_t keys;    /* wr:{ROOM}:... (common/keys.h) */
     int64_t inventory;      /* tickets left as the origin last said, -1 = never said */
     bool sold_out_set;      /* wr-admission marked the room sold out (once, when the inventory reached 0) */
     char cfg_inventory[24]; /* the organiser's last inventory_remaining, to apply each change once */
@@ -75,28 +76,6 @@ struct admission {
     wr_httpd_t metrics; /* GET /metrics */
     bool metrics_on;
 };
-
-enum {
-    K_SEQ,
-    K_BOUNDARY,
-    K_SEEN,
-    K_LEFT,
-    K_ADMITTED,
-    K_REJOIN,
-    K_LOG,
-    K_TICK,
-    K_EPOCH,
-    K_ACTIVE,
-    K_ENDED,
-    K_CTL,
-    K_SIG,
-    K_OWED,
-    K_CFG,
-    K_HIST
-};
-static const char *const key_names[] = {"seq", "boundary", "seen",  "left",   "admitted", "rejoin",
-                                        "log", "tick",     "epoch", "active", "ended",    "ctl",
-                                        "sig", "owed",     "cfg",   "hist"};
 
 static void eval(admission_t *a, int script, wr_redis_reply_cb cb, void *arg, int nkeys, int argc,
                  const char **argv) {
@@ -185,8 +164,8 @@ static void sample_history(room_t *r, const wr_ctl_decision_t *d, uint64_t now_m
         return;
     r->hist_ms = now_ms;
     snprintf(keep, sizeof keep, "%d", WR_HIST_SAMPLES - 1);
-    const char *push[] = {"LPUSH", r->keys[K_HIST], text};
-    const char *trim[] = {"LTRIM", r->keys[K_HIST], "0", keep};
+    const char *push[] = {"LPUSH", r->keys.k[WR_KEY_HIST], text};
+    const char *trim[] = {"LTRIM", r->keys.k[WR_KEY_HIST], "0", keep};
     wr_redis_argv(&r->a->redis, on_noop, r, 3, push, NULL);
     wr_redis_argv(&r->a->redis, on_noop, r, 4, trim, NULL);
 }
@@ -211,7 +190,7 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
             minute += r->recent[i].n;
     snprintf(last_minute, sizeof last_minute, "%llu", (unsigned long long)minute);
     const char *hs[] = {"HSET",
-                        r->keys[K_CTL],
+                        r->keys.k[WR_KEY_CTL],
                         "rate_per_minute",
                         rate,
                         "reason",
@@ -248,7 +227,7 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     char maxlen[24];
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
     const char *xs[] = {"XADD",
-                        r->keys[K_LOG],
+                        r->keys.k[WR_KEY_LOG],
                         "MAXLEN",
                         "~",
                         maxlen,
@@ -315,8 +294,8 @@ static void merge_signals(room_t *r, const redisReply *h, uint64_t now, wr_ctl_i
         if (wr_sig_parse(v->str, v->len, &end_ms, &inv, &c) < 0)
             continue;
         if (end_ms + 60000 < now) {
-            const char *argv[] = {"HDEL", r->keys[K_SIG], k->str};
-            size_t lens[] = {4, strlen(r->keys[K_SIG]), k->len};
+            const char *argv[] = {"HDEL", r->keys.k[WR_KEY_SIG], k->str};
+            size_t lens[] = {4, strlen(r->keys.k[WR_KEY_SIG]), k->len};
             wr_redis_argv(&r->a->redis, on_noop, r, 3, argv, lens);
             continue;
         }
@@ -401,18 +380,18 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     snprintf(epoch, sizeof epoch, "%lld", (long long)a->epoch);
     snprintf(who, sizeof who, "ctl:%s", a->id);
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
-    const char *argv[] = {r->keys[K_SEQ],
-                          r->keys[K_BOUNDARY],
-                          r->keys[K_SEEN],
-                          r->keys[K_LEFT],
-                          r->keys[K_ADMITTED],
-                          r->keys[K_REJOIN],
-                          r->keys[K_LOG],
-                          r->keys[K_TICK],
-                          r->keys[K_EPOCH],
-                          r->keys[K_ACTIVE],
-                          r->keys[K_ENDED],
-                          r->keys[K_OWED],
+    const char *argv[] = {r->keys.k[WR_KEY_SEQ],
+                          r->keys.k[WR_KEY_BOUNDARY],
+                          r->keys.k[WR_KEY_SEEN],
+                          r->keys.k[WR_KEY_LEFT],
+                          r->keys.k[WR_KEY_ADMITTED],
+                          r->keys.k[WR_KEY_REJOIN],
+                          r->keys.k[WR_KEY_LOG],
+                          r->keys.k[WR_KEY_TICK],
+                          r->keys.k[WR_KEY_EPOCH],
+                          r->keys.k[WR_KEY_ACTIVE],
+                          r->keys.k[WR_KEY_ENDED],
+                          r->keys.k[WR_KEY_OWED],
                           n,
                           now_s,
                           abandon,
@@ -429,9 +408,9 @@ static void room_tick(room_t *r) {
     if (r->busy)
         return; /* a closed room still ticks: the organiser may open it live */
     r->busy = true;
-    const char *argv[] = {r->keys[K_SEQ],      r->keys[K_BOUNDARY], r->keys[K_LEFT],
-                          r->keys[K_ADMITTED], r->keys[K_ACTIVE],   r->keys[K_REJOIN],
-                          r->keys[K_SIG],      r->keys[K_CFG],      r->keys[K_CTL]};
+    const char *argv[] = {r->keys.k[WR_KEY_SEQ],      r->keys.k[WR_KEY_BOUNDARY], r->keys.k[WR_KEY_LEFT],
+                          r->keys.k[WR_KEY_ADMITTED], r->keys.k[WR_KEY_ACTIVE],   r->keys.k[WR_KEY_REJOIN],
+                          r->keys.k[WR_KEY_SIG],      r->keys.k[WR_KEY_CFG],      r->keys.k[WR_KEY_CTL]};
     eval(r->a, WR_LUA_COUNTS, on_counts, r, 9, 9, argv);
 }
 
@@ -481,7 +460,7 @@ static void on_tick(uv_timer_t *t) {
     char ttl[24], now[24];
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)a->cfg->admission_lease_ms);
     snprintf(now, sizeof now, "%llu", (unsigned long long)(uint64_t)wr_wall_ms());
-    const char *argv[] = {"wr:leader", "wr:epoch", a->id, ttl, now};
+    const char *argv[] = {WR_KEY_LEADER, WR_KEY_LEADER_EPOCH, a->id, ttl, now};
     a->leasing = true;
     eval(a, WR_LUA_LEASE, on_lease, a, 2, 5, argv);
 }
@@ -694,8 +673,12 @@ int main(int argc, char **argv) {
         r->a = &a;
         r->cfg = &cfg->rooms[i];
         r->inventory = -1;
-        for (int k = 0; k <= K_HIST; k++)
-            snprintf(r->keys[k], sizeof r->keys[k], "wr:{%s}:%s", r->cfg->name, key_names[k]);
+        if (wr_room_keys_init(&r->keys, r->cfg->name) < 0) {
+            WR_ERROR("room name too long for its Redis keys", "room=%s", r->cfg->name);
+            free(a.rooms);
+            wr_config_free(cfg);
+            return 1;
+        }
         wr_ctl_cfg_t cc = ctl_cfg(r->cfg, now);
         wr_ctl_init(&r->ctl, &cc, now);
     }

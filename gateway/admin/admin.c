@@ -1,9 +1,14 @@
-/* Admin HTTP: one request per connection, answered from the workers' metrics. */
+/* Admin HTTP: one request per connection (common/httpd), answered from the workers' metrics, the config
+ * and the room API's own Redis connection. One table (`routes`, near the end) names every endpoint, and
+ * one dispatcher (handle) applies the rules of admin.h to all of them: reads (GET, HEAD) of health,
+ * metrics and the dashboard page are open; other reads are open from loopback unless admin_reads = token;
+ * writes (PATCH /v1/rooms/NAME) always need the bearer token. Errors are JSON with their status. */
 #include "gateway/admin/admin.h"
 #include "gateway/admin/metrics.h"
 
 #include "common/clock.h"
 #include "common/history.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "admin_assets.h"
@@ -56,13 +61,6 @@ static void json_error(admin_conn_t *c, int status, const char *reason, const ch
     json_error_field(c, status, reason, msg, NULL);
 }
 
-static bool path_is(const char *p, size_t n, const char *want) {
-    size_t wl = strlen(want);
-    if (n < wl || memcmp(p, want, wl) != 0)
-        return false;
-    return n == wl || p[wl] == '?';
-}
-
 /* ---- auth ---------------------------------------------------------------------------------------- */
 
 /* "Bearer <token>" against the admin token, in constant time (both sides hashed first, so neither the
@@ -101,6 +99,12 @@ static const wr_room_cfg_t *find_room(const wr_config_t *cfg, const char *name, 
         if (strlen(cfg->rooms[i].name) == len && memcmp(cfg->rooms[i].name, name, len) == 0)
             return &cfg->rooms[i];
     return NULL;
+}
+
+/* A room's Redis keys, formatted per request (admin requests are rare): config validated the name, and
+ * common/keys.c asserts that every valid name fits, so this cannot fail. */
+static void room_keys(wr_room_keys_t *keys, const wr_room_cfg_t *room) {
+    (void)wr_room_keys_init(keys, room->name);
 }
 
 static json_t *room_config_json(const wr_room_cfg_t *r) {
@@ -265,22 +269,18 @@ static void room_get(admin_conn_t *c, const wr_room_cfg_t *room) {
     op->room = room;
     op->inventory = -1;
     op->pending = 2;
-    char keys[9][96];
-    static const char *const names[] = {"seq",    "boundary", "left", "admitted", "active",
-                                        "rejoin", "sig",      "cfg",  "ctl"};
-    const char *argv[9];
-    for (int i = 0; i < 9; i++) {
-        snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
-        argv[i] = keys[i];
-    }
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    const char *argv[] = {keys.k[WR_KEY_SEQ],      keys.k[WR_KEY_BOUNDARY], keys.k[WR_KEY_LEFT],
+                          keys.k[WR_KEY_ADMITTED], keys.k[WR_KEY_ACTIVE],   keys.k[WR_KEY_REJOIN],
+                          keys.k[WR_KEY_SIG],      keys.k[WR_KEY_CFG],      keys.k[WR_KEY_CTL]};
     wr_redis_eval(&a->redis, WR_LUA_COUNTS, on_room_counts, op, 9, 9, argv, NULL);
-    char ctl[96];
-    snprintf(ctl, sizeof ctl, "wr:{%s}:ctl", room->name);
-    const char *hv[] = {"HGETALL", ctl};
+    const char *hv[] = {"HGETALL", keys.k[WR_KEY_CTL]};
     wr_redis_argv(&a->redis, on_room_ctl, op, 2, hv, NULL);
 }
 
-static void rooms_list(admin_conn_t *c) {
+static void rooms_list(admin_conn_t *c, const wr_room_cfg_t *room) {
+    (void)room;
     json_t *list = json_array();
     for (size_t i = 0; i < ADMIN(c)->cfg->nrooms; i++)
         json_array_append_new(list, room_config_json(&ADMIN(c)->cfg->rooms[i]));
@@ -390,8 +390,10 @@ static void on_log(wr_redis_t *redis, const redisReply *rep, void *arg) {
     respond_json(c, 200, "OK", doc);
 }
 
-static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url, size_t ul) {
+static void room_log(admin_conn_t *c, const wr_room_cfg_t *room) {
     gw_admin_t *a = ADMIN(c);
+    const char *url = c->url;
+    size_t ul = c->url_len;
     if (!a->redis_on || !a->redis.connected) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: the audit stream cannot be read");
         return;
@@ -410,11 +412,12 @@ static void room_log(admin_conn_t *c, const wr_room_cfg_t *room, const char *url
         lo->limit = LOG_PAGE_MAX;
     lo->c = c;
     c->waiter = &lo->c;
-    char key[96], start[56], count[16];
-    snprintf(key, sizeof key, "wr:{%s}:log", room->name);
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    char start[56], count[16];
     snprintf(start, sizeof start, "%s%s", after[0] ? "(" : "", after[0] ? after : "-");
     snprintf(count, sizeof count, "%d", LOG_SCAN_MAX);
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+    const char *argv[] = {"XRANGE", keys.k[WR_KEY_LOG], start, "+", "COUNT", count};
     wr_redis_argv(&a->redis, on_log, lo, 6, argv, NULL);
 }
 
@@ -495,16 +498,18 @@ static void room_history(admin_conn_t *c, const wr_room_cfg_t *room) {
     room_call_t *call = room_call(c, room);
     if (!call)
         return;
-    char key[96], last[16];
-    snprintf(key, sizeof key, "wr:{%s}:hist", room->name);
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    char last[16];
     snprintf(last, sizeof last, "%d", WR_HIST_SAMPLES - 1);
-    const char *argv[] = {"LRANGE", key, "0", last};
+    const char *argv[] = {"LRANGE", keys.k[WR_KEY_HIST], "0", last};
     wr_redis_argv(&a->redis, on_history, call, 4, argv, NULL);
 }
 
 /* ---- GET /v1/config ------------------------------------------------------------------------------- */
 
-static void config_get(admin_conn_t *c) {
+static void config_get(admin_conn_t *c, const wr_room_cfg_t *room) {
+    (void)room;
     const wr_config_t *cfg = ADMIN(c)->cfg;
     json_t *rooms = json_array();
     for (size_t i = 0; i < cfg->nrooms; i++) {
@@ -627,12 +632,9 @@ static const char *patch_field(const wr_room_cfg_t *room, const char *k, json_t 
     return "unknown field";
 }
 
+/* The bearer token was checked by handle, like every write's. */
 static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     gw_admin_t *a = ADMIN(c);
-    if (!bearer_ok(c)) {
-        json_error(c, 401, "Unauthorized", "unauthorized");
-        return;
-    }
     json_error_t je;
     json_t *doc = c->body_len ? json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
     if (!doc || !json_is_object(doc)) {
@@ -647,7 +649,7 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 400, "Bad Request", "nothing to change (or too much at once)");
         return;
     }
-    char values[8][32], keys[4][96], now[24], who[80], maxlen[24];
+    char values[8][32], now[24], who[80], maxlen[24];
     const char *argv[7 + 16];
     int n = 0;
     const char *k;
@@ -675,11 +677,12 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
         json_error(c, 503, "Service Unavailable", "Redis is unreachable: nothing was changed");
         return;
     }
-    static const char *const names[] = {"cfg", "ctl", "log", "shuffle"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(keys[i], sizeof keys[i], "wr:{%s}:%s", room->name, names[i]);
-        argv[i] = keys[i];
-    }
+    wr_room_keys_t keys;
+    room_keys(&keys, room);
+    argv[0] = keys.k[WR_KEY_CFG];
+    argv[1] = keys.k[WR_KEY_CTL];
+    argv[2] = keys.k[WR_KEY_LOG];
+    argv[3] = keys.k[WR_KEY_SHUFFLE];
     snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
     char ip[64];
     wr_httpd_peer(c, ip, sizeof ip);
@@ -694,99 +697,24 @@ static void room_patch(admin_conn_t *c, const wr_room_cfg_t *room) {
     json_decref(doc); /* argv's keys point into doc: the command was copied out by hiredis already */
 }
 
-static void handle(admin_conn_t *c) {
+/* ---- GET /healthz, GET /metrics, GET /dashboard -------------------------------------------------- */
+
+static void healthz(admin_conn_t *c, const wr_room_cfg_t *room) {
+    (void)room;
     gw_admin_t *a = ADMIN(c);
-    const char *url = c->url;
-    size_t ul = c->url_len;
-    uint8_t m = c->method;
-    bool healthz = path_is(url, ul, "/healthz"), metrics = path_is(url, ul, "/metrics");
-    bool rooms = path_is(url, ul, "/v1/rooms");
-    size_t pl = 0;
-    while (pl < ul && url[pl] != '?')
-        pl++;
-    bool room = !rooms && pl > 10 && memcmp(url, "/v1/rooms/", 10) == 0;
-    bool log = room && pl > 14 && memcmp(url + pl - 4, "/log", 4) == 0;
-    bool history = room && pl > 18 && memcmp(url + pl - 8, "/history", 8) == 0;
-    bool config = path_is(url, ul, "/v1/config");
-    if (path_is(url, ul, "/dashboard")) {
-        /* the page holds no data: it reads the API like any client (and sends the token it is given) */
-        if (m != HTTP_GET && m != HTTP_HEAD)
-            json_error(c, 405, "Method Not Allowed", "method not allowed");
-        else
-            respond(c, 200, "OK", "text/html; charset=utf-8", wr_asset_dashboard_html,
-                    wr_asset_dashboard_html_len);
-        return;
-    }
-    if (log || history) {
-        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10 - (log ? 4 : 8));
-        if (m != HTTP_GET && m != HTTP_HEAD)
-            json_error(c, 405, "Method Not Allowed", "method not allowed");
-        else if (!may_read(c))
-            json_error(c, 401, "Unauthorized", "unauthorized");
-        else if (!r)
-            json_error_field(c, 404, "Not Found", "no such room", "name");
-        else if (log)
-            room_log(c, r, url, ul);
-        else
-            room_history(c, r);
-        return;
-    }
-    if (config) {
-        if (m != HTTP_GET && m != HTTP_HEAD)
-            json_error(c, 405, "Method Not Allowed", "method not allowed");
-        else if (!may_read(c))
-            json_error(c, 401, "Unauthorized", "unauthorized");
-        else
-            config_get(c);
-        return;
-    }
-    if (!healthz && !metrics && !rooms && !room) {
-        json_error(c, 404, "Not Found",
-                   "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME[/log|/history], /v1/config, "
-                   "/dashboard");
-        return;
-    }
-    if (room && m == HTTP_PATCH) {
-        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10);
-        if (!r)
-            json_error_field(c, 404, "Not Found", "no such room", "name");
-        else
-            room_patch(c, r);
-        return;
-    }
-    if (m != HTTP_GET && m != HTTP_HEAD) {
-        json_error(c, 405, "Method Not Allowed",
-                   "method not allowed (reads are GET; PATCH /v1/rooms/NAME writes)");
-        return;
-    }
-    if (rooms || room) {
-        if (!may_read(c)) {
-            json_error(c, 401, "Unauthorized", "unauthorized");
-            return;
-        }
-        if (rooms) {
-            rooms_list(c);
-            return;
-        }
-        const wr_room_cfg_t *r = find_room(a->cfg, url + 10, pl - 10);
-        if (!r)
-            json_error_field(c, 404, "Not Found", "no such room", "name");
-        else
-            room_get(c, r);
-        return;
-    }
-    if (healthz) {
-        uint64_t conns = 0;
-        for (int i = 0; i < a->nworkers; i++)
-            conns +=
-                atomic_load_explicit(&gw_worker_metrics(a->workers[i])->conns_open, memory_order_relaxed);
-        char body[256];
-        int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers\":%d,\"connections\":%llu}\n",
-                         a->draining ? "draining" : "ok", a->nworkers, (unsigned long long)conns);
-        respond(c, a->draining ? 503 : 200, a->draining ? "Service Unavailable" : "OK", "application/json",
-                body, (size_t)n);
-        return;
-    }
+    uint64_t conns = 0;
+    for (int i = 0; i < a->nworkers; i++)
+        conns += atomic_load_explicit(&gw_worker_metrics(a->workers[i])->conns_open, memory_order_relaxed);
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers\":%d,\"connections\":%llu}\n",
+                     a->draining ? "draining" : "ok", a->nworkers, (unsigned long long)conns);
+    respond(c, a->draining ? 503 : 200, a->draining ? "Service Unavailable" : "OK", "application/json", body,
+            (size_t)n);
+}
+
+static void metrics(admin_conn_t *c, const wr_room_cfg_t *room) {
+    (void)room;
+    gw_admin_t *a = ADMIN(c);
     gw_http_metrics_t *ms[256];
     gw_queue_metrics_t *qs[256];
     int n = a->nworkers < 256 ? a->nworkers : 256;
@@ -809,6 +737,94 @@ static void handle(admin_conn_t *c) {
     else
         respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf, (size_t)len);
     free(buf);
+}
+
+/* The page holds no data: it reads the API like any client (and sends the token it is given). */
+static void dashboard(admin_conn_t *c, const wr_room_cfg_t *room) {
+    (void)room;
+    respond(c, 200, "OK", "text/html; charset=utf-8", wr_asset_dashboard_html, wr_asset_dashboard_html_len);
+}
+
+/* ---- routing ------------------------------------------------------------------------------------- */
+
+typedef void route_fn(admin_conn_t *c, const wr_room_cfg_t *room);
+
+/* One resource: its path, who may read it, and its handlers. A room route's path is what follows
+ * /v1/rooms/NAME (NAME is at least one byte and may hold anything else: an unknown one is a 404). */
+typedef struct {
+    const char *path;
+    bool room;
+    bool open;               /* GET and HEAD need no token (health, metrics, the page holding no data) */
+    route_fn *get, *patch;   /* get serves HEAD too (common/httpd leaves the body out); NULL = 405 */
+    const char *not_allowed; /* the 405's message */
+} route_t;
+
+#define ROOMS_PREFIX "/v1/rooms/"
+#define NOT_ALLOWED "method not allowed"
+#define NOT_ALLOWED_API "method not allowed (reads are GET; PATCH /v1/rooms/NAME writes)"
+
+/* First match wins: /log and /history before the bare room, whose NAME would take them in. */
+static const route_t routes[] = {
+    /* path, room, open, GET and HEAD, PATCH, 405's message */
+    {"/dashboard", false, true, dashboard, NULL, NOT_ALLOWED},
+    {"/log", true, false, room_log, NULL, NOT_ALLOWED},
+    {"/history", true, false, room_history, NULL, NOT_ALLOWED},
+    {"/v1/config", false, false, config_get, NULL, NOT_ALLOWED},
+    {"/healthz", false, true, healthz, NULL, NOT_ALLOWED_API},
+    {"/metrics", false, true, metrics, NULL, NOT_ALLOWED_API},
+    {"/v1/rooms", false, false, rooms_list, NULL, NOT_ALLOWED_API},
+    {"", true, false, room_get, room_patch, NOT_ALLOWED_API},
+};
+
+/* Whether the path (the URL before any '?', pl bytes) is the route's; a room route's NAME length in
+ * *name_len. */
+static bool route_match(const route_t *rt, const char *path, size_t pl, size_t *name_len) {
+    size_t n = strlen(rt->path), pre = sizeof ROOMS_PREFIX - 1;
+    if (!rt->room)
+        return pl == n && memcmp(path, rt->path, n) == 0;
+    if (pl <= pre + n || memcmp(path, ROOMS_PREFIX, pre) != 0 || memcmp(path + pl - n, rt->path, n) != 0)
+        return false;
+    *name_len = pl - pre - n;
+    return true;
+}
+
+/* The path picks the route (404 if none); then the method (405), reads' access (401, before the room is
+ * looked up), the room (404), and writes' bearer token (401, after it: a missing room answers 404 to
+ * anyone, as it always has). */
+static void handle(admin_conn_t *c) {
+    size_t pl = 0, name_len = 0;
+    while (pl < c->url_len && c->url[pl] != '?')
+        pl++;
+    const route_t *rt = NULL;
+    for (size_t i = 0; !rt && i < sizeof routes / sizeof routes[0]; i++)
+        if (route_match(&routes[i], c->url, pl, &name_len))
+            rt = &routes[i];
+    if (!rt) {
+        json_error(c, 404, "Not Found",
+                   "not found: /healthz, /metrics, /v1/rooms, /v1/rooms/NAME[/log|/history], /v1/config, "
+                   "/dashboard");
+        return;
+    }
+    bool read = c->method == HTTP_GET || c->method == HTTP_HEAD;
+    route_fn *fn = read ? rt->get : c->method == HTTP_PATCH ? rt->patch : NULL;
+    if (!fn) {
+        json_error(c, 405, "Method Not Allowed", rt->not_allowed);
+        return;
+    }
+    if (read && !rt->open && !may_read(c)) {
+        json_error(c, 401, "Unauthorized", "unauthorized");
+        return;
+    }
+    const wr_room_cfg_t *room = NULL;
+    if (rt->room && !(room = find_room(ADMIN(c)->cfg, c->url + sizeof ROOMS_PREFIX - 1, name_len))) {
+        json_error_field(c, 404, "Not Found", "no such room", "name");
+        return;
+    }
+    if (!read && !bearer_ok(c)) {
+        json_error(c, 401, "Unauthorized", "unauthorized");
+        return;
+    }
+    fn(c, room);
 }
 
 int gw_admin_start(gw_admin_t *a) {

@@ -240,31 +240,60 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
     gw_req_hold(req, q->cfg->send_timeout_ms); /* a Redis that never answers must not hold the client */
     switch (op->kind) {
     case GW_OP_LEAVE: {
-        const char *argv[] = {r->key_boundary, r->key_left, r->key_log, serial, vhex, now, gwid,
+        const char *argv[] = {r->keys.k[WR_KEY_BOUNDARY],
+                              r->keys.k[WR_KEY_LEFT],
+                              r->keys.k[WR_KEY_LOG],
+                              serial,
+                              vhex,
+                              now,
+                              gwid,
                               r->log_maxlen};
         eval(r, WR_LUA_LEAVE, on_leave, call, 3, 8, argv);
         break;
     }
     case GW_OP_JOIN: {
-        const char *argv[] = {r->key_seq, r->key_seen, r->key_log, r->key_presorted, vhex,
-                              now,        gwid,        serial,     r->log_maxlen};
+        const char *argv[] = {r->keys.k[WR_KEY_SEQ],
+                              r->keys.k[WR_KEY_SEEN],
+                              r->keys.k[WR_KEY_LOG],
+                              r->keys.k[WR_KEY_PRESORTED],
+                              vhex,
+                              now,
+                              gwid,
+                              serial,
+                              r->log_maxlen};
         eval(r, WR_LUA_JOIN, on_join, call, 4, 9, argv);
         break;
     }
     case GW_OP_PREJOIN:
     case GW_OP_PRELEAVE: {
-        const char *argv[] = {
-            r->key_pre, r->key_shuffle, r->key_log,    vhex,
-            now,        gwid,           r->log_maxlen, op->kind == GW_OP_PREJOIN ? "join" : "leave"};
+        const char *argv[] = {r->keys.k[WR_KEY_PRE],
+                              r->keys.k[WR_KEY_SHUFFLE],
+                              r->keys.k[WR_KEY_LOG],
+                              vhex,
+                              now,
+                              gwid,
+                              r->log_maxlen,
+                              op->kind == GW_OP_PREJOIN ? "join" : "leave"};
         eval(r, WR_LUA_PREQUEUE, op->kind == GW_OP_PREJOIN ? on_prejoin : on_leave, call, 3, 8, argv);
         break;
     }
     default: {
         snprintf(session, sizeof session, "%lld", (long long)gw_room_session_ttl(r) * 1000);
         snprintf(claim, sizeof claim, "%lld", (long long)r->cfg->claim_window_s * 1000);
-        const char *argv[] = {r->key_boundary, r->key_admitted, r->key_active, r->key_rejoin, r->key_log,
-                              r->key_ended,    r->key_owed,     serial,        vhex,          now,
-                              session,         claim,           gwid,          r->log_maxlen};
+        const char *argv[] = {r->keys.k[WR_KEY_BOUNDARY],
+                              r->keys.k[WR_KEY_ADMITTED],
+                              r->keys.k[WR_KEY_ACTIVE],
+                              r->keys.k[WR_KEY_REJOIN],
+                              r->keys.k[WR_KEY_LOG],
+                              r->keys.k[WR_KEY_ENDED],
+                              r->keys.k[WR_KEY_OWED],
+                              serial,
+                              vhex,
+                              now,
+                              session,
+                              claim,
+                              gwid,
+                              r->log_maxlen};
         eval(r, WR_LUA_CLAIM, on_claim, call, 7, 14, argv);
     }
     }

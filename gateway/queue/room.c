@@ -30,7 +30,8 @@ static void restore(gw_room_t *r) {
         return;
     char floor[24];
     snprintf(floor, sizeof floor, "%llu", (unsigned long long)r->max_boundary);
-    const char *argv[] = {r->key_boundary, r->key_seq, r->key_log, floor, "gw", r->log_maxlen};
+    const char *argv[] = {
+        r->keys.k[WR_KEY_BOUNDARY], r->keys.k[WR_KEY_SEQ], r->keys.k[WR_KEY_LOG], floor, "gw", r->log_maxlen};
     r->restoring = true;
     wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, NULL);
 }
@@ -90,8 +91,10 @@ out:
 static void refresh(gw_room_t *r) {
     if (r->refreshing || !r->owner->redis.connected)
         return;
-    const char *argv[] = {r->key_boundary, r->key_seq,      r->key_left,   r->key_ctl,
-                          r->key_cfg,      r->key_admitted, r->key_active, "100000"};
+    const char *argv[] = {r->keys.k[WR_KEY_BOUNDARY], r->keys.k[WR_KEY_SEQ],
+                          r->keys.k[WR_KEY_LEFT],     r->keys.k[WR_KEY_CTL],
+                          r->keys.k[WR_KEY_CFG],      r->keys.k[WR_KEY_ADMITTED],
+                          r->keys.k[WR_KEY_ACTIVE],   "100000"};
     r->refreshing = true;
     wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 7, 8, argv, NULL);
 }
@@ -141,7 +144,8 @@ static void schedule(gw_room_t *r, uint64_t wall_ms) {
     sodium_bin2hex(commit_hex, sizeof commit_hex, digest, sizeof digest);
     sodium_memzero(seed, sizeof seed);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
-    const char *argv[] = {r->key_shuffle, r->key_log, seed_hex, commit_hex, now, "gw", r->log_maxlen};
+    const char *argv[] = {
+        r->keys.k[WR_KEY_SHUFFLE], r->keys.k[WR_KEY_LOG], seed_hex, commit_hex, now, "gw", r->log_maxlen};
     r->scheduling = true;
     wr_redis_eval(&r->owner->redis, WR_LUA_SCHEDULE, on_scheduled, r, 2, 7, argv, NULL);
     sodium_memzero(seed_hex, sizeof seed_hex);
@@ -173,9 +177,17 @@ static void open_room(gw_room_t *r, uint64_t wall_ms) {
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms);
     char at[24];
     snprintf(at, sizeof at, "%lld", (long long)r->cfg->open_at);
-    const char *argv[] = {r->key_pre,  r->key_shuffle,   r->key_log, r->key_seq,
-                          r->key_seen, r->key_presorted, r->key_cfg, now,
-                          "gw",        r->log_maxlen,    at};
+    const char *argv[] = {r->keys.k[WR_KEY_PRE],
+                          r->keys.k[WR_KEY_SHUFFLE],
+                          r->keys.k[WR_KEY_LOG],
+                          r->keys.k[WR_KEY_SEQ],
+                          r->keys.k[WR_KEY_SEEN],
+                          r->keys.k[WR_KEY_PRESORTED],
+                          r->keys.k[WR_KEY_CFG],
+                          now,
+                          "gw",
+                          r->log_maxlen,
+                          at};
     r->opening = true;
     wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 7, 11, argv, NULL);
 }
@@ -220,7 +232,7 @@ static void flush_heartbeats(gw_room_t *r, uint64_t now_wall_ms) {
     char value[16];
     int vl = snprintf(value, sizeof value, "%llu", (unsigned long long)((now_wall_ms / 4000) % 65535 + 1));
     argv[0] = "BITFIELD";
-    argv[1] = r->key_seen;
+    argv[1] = r->keys.k[WR_KEY_SEEN];
     size_t k = 2;
     char *t = text;
     for (size_t i = 0; i < r->hbcap; i++) {
@@ -239,7 +251,7 @@ static void flush_heartbeats(gw_room_t *r, uint64_t now_wall_ms) {
         t += l + 1;
     }
     lens[0] = 8;
-    lens[1] = strlen(r->key_seen);
+    lens[1] = strlen(r->keys.k[WR_KEY_SEEN]);
     wr_redis_argv(&r->owner->redis, on_heartbeat_done, NULL, (int)argc, argv, lens);
     memset(r->hb, 0, r->hbcap * sizeof *r->hb);
     r->nhb = 0;
@@ -287,8 +299,8 @@ static void publish_signals(gw_room_t *r, uint64_t wall_ms) {
     int n = wr_sig_format(&r->sig, wall_ms, inv ? r->inventory : -1, text, sizeof text);
     if (n < 0)
         return;
-    const char *argv[] = {"HSET", r->key_sig, r->owner->gateway_id, text};
-    size_t lens[] = {4, strlen(r->key_sig), strlen(r->owner->gateway_id), (size_t)n};
+    const char *argv[] = {"HSET", r->keys.k[WR_KEY_SIG], r->owner->gateway_id, text};
+    size_t lens[] = {4, strlen(r->keys.k[WR_KEY_SIG]), strlen(r->owner->gateway_id), (size_t)n};
     wr_redis_argv(&r->owner->redis, on_heartbeat_done, NULL, 4, argv, lens);
     memset(&r->sig, 0, sizeof r->sig);
 }
@@ -338,22 +350,11 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_qu
         gw_room_t *r = &rs->rooms[i];
         r->owner = rs;
         r->cfg = &cfg->rooms[i];
-        snprintf(r->key_boundary, sizeof r->key_boundary, "wr:{%s}:boundary", r->cfg->name);
-        snprintf(r->key_seq, sizeof r->key_seq, "wr:{%s}:seq", r->cfg->name);
-        snprintf(r->key_left, sizeof r->key_left, "wr:{%s}:left", r->cfg->name);
-        snprintf(r->key_seen, sizeof r->key_seen, "wr:{%s}:seen", r->cfg->name);
-        snprintf(r->key_admitted, sizeof r->key_admitted, "wr:{%s}:admitted", r->cfg->name);
-        snprintf(r->key_active, sizeof r->key_active, "wr:{%s}:active", r->cfg->name);
-        snprintf(r->key_rejoin, sizeof r->key_rejoin, "wr:{%s}:rejoin", r->cfg->name);
-        snprintf(r->key_log, sizeof r->key_log, "wr:{%s}:log", r->cfg->name);
-        snprintf(r->key_ended, sizeof r->key_ended, "wr:{%s}:ended", r->cfg->name);
-        snprintf(r->key_pre, sizeof r->key_pre, "wr:{%s}:pre", r->cfg->name);
-        snprintf(r->key_shuffle, sizeof r->key_shuffle, "wr:{%s}:shuffle", r->cfg->name);
-        snprintf(r->key_presorted, sizeof r->key_presorted, "wr:{%s}:presorted", r->cfg->name);
-        snprintf(r->key_sig, sizeof r->key_sig, "wr:{%s}:sig", r->cfg->name);
-        snprintf(r->key_owed, sizeof r->key_owed, "wr:{%s}:owed", r->cfg->name);
-        snprintf(r->key_ctl, sizeof r->key_ctl, "wr:{%s}:ctl", r->cfg->name);
-        snprintf(r->key_cfg, sizeof r->key_cfg, "wr:{%s}:cfg", r->cfg->name);
+        if (wr_room_keys_init(&r->keys, r->cfg->name) < 0) {
+            free(rs->rooms);
+            rs->rooms = NULL;
+            return UV_EINVAL;
+        }
         r->state_override = -1;
         r->open_at_override = 0;
         r->session_ttl_override = 0;

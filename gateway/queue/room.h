@@ -7,12 +7,14 @@
 #ifndef GW_QUEUE_ROOM_H
 #define GW_QUEUE_ROOM_H
 
+#include "common/keys.h"
 #include "common/redis.h"
 #include "config/config.h"
 #include "gateway/queue/eta.h"
 #include "gateway/queue/queue.h"
 #include "gateway/queue/room_view.h"
 #include "common/signals.h"
+#include "lua_scripts.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,9 +35,7 @@ typedef struct gw_rooms gw_rooms_t;
 typedef struct {
     gw_rooms_t *owner;
     const wr_room_cfg_t *cfg;
-    char key_boundary[96], key_seq[96], key_left[96], key_seen[96];
-    char key_admitted[96], key_active[96], key_rejoin[96], key_log[96], key_ended[96];
-    char key_pre[96], key_shuffle[96], key_presorted[96], key_sig[96], key_owed[96], key_ctl[96], key_cfg[96];
+    wr_room_keys_t keys; /* wr:{ROOM}:... (common/keys.h), as KEYS for the scripts */
     char log_maxlen[24]; /* the room's audit stream cap, as an argument for the scripts */
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */
@@ -66,7 +66,7 @@ struct gw_rooms {
     char gateway_id[80]; /* host:pid:worker, this worker's field in each room's signal hash */
     uint64_t last_signal_ms;
     wr_redis_t redis;
-    wr_redis_script_t scripts[16];
+    wr_redis_script_t scripts[WR_LUA_COUNT];
     gw_room_t *rooms;
     size_t n;
     uv_timer_t timer;

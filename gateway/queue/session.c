@@ -48,15 +48,32 @@ static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char 
     snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
     snprintf(gwid, sizeof gwid, "w%d", q->worker);
     if (new_end_ms == 0) {
-        const char *argv[] = {r->key_active, r->key_log, r->key_ended, r->key_owed, serial,
-                              vhex,          now,        reason,       gwid,        r->log_maxlen};
+        const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
+                              r->keys.k[WR_KEY_LOG],
+                              r->keys.k[WR_KEY_ENDED],
+                              r->keys.k[WR_KEY_OWED],
+                              serial,
+                              vhex,
+                              now,
+                              reason,
+                              gwid,
+                              r->log_maxlen};
         wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_fire_and_forget, "release", 4, 10, argv, NULL);
         return;
     }
     snprintf(end, sizeof end, "%lld", (long long)new_end_ms);
     snprintf(code, sizeof code, "%d", status);
-    const char *argv[] = {r->key_active, r->key_log, r->key_owed, serial,        vhex, now,
-                          end,           reason,     gwid,        r->log_maxlen, code};
+    const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
+                          r->keys.k[WR_KEY_LOG],
+                          r->keys.k[WR_KEY_OWED],
+                          serial,
+                          vhex,
+                          now,
+                          end,
+                          reason,
+                          gwid,
+                          r->log_maxlen,
+                          code};
     wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, on_fire_and_forget, "extend", 3, 11, argv, NULL);
 }
 
