@@ -355,7 +355,7 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
     if (in.state == WR_ROOM_CLOSED)
         return false; /* a closed room lets traffic through: no token is even looked at */
     int64_t now_s = wr_wall_ms() / 1000;
-    wr_token_t tok;
+    wr_token_t tok = {0}; /* read below only when a lookup found one, but never uninitialised */
     in.has_pass = !status_endpoint && gw_tokens_find(q, st, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok);
     if (!status_endpoint)
         count_rejection(r, st->token_reason);
