@@ -231,7 +231,7 @@ static void req_end(gw_conn_t *c) {
         return;
     c->hooked = 0;
     if (c->w->hooks->on_end)
-        c->w->hooks->on_end(c->w->hooks_ctx, &c->req);
+        c->w->hooks->on_end(c->w->hooks_ctx, &c->blk->req);
 }
 
 static void drop_upstream(gw_conn_t *c) {
@@ -468,7 +468,7 @@ static void forward(gw_conn_t *c, const gw_request_t *rq) {
     gw_cblock_t *b = c->blk;
     gw_hdrs_t hs = {b->in, b->hdrs, c->nhdrs};
     gw_req_line_t rl = {
-        .method = llhttp_method_name((llhttp_method_t)c->req.method),
+        .method = llhttp_method_name((llhttp_method_t)c->blk->req.method),
         .path = rq->path,
         .path_len = rq->path_len,
         .query = rq->query,
@@ -479,7 +479,7 @@ static void forward(gw_conn_t *c, const gw_request_t *rq) {
     };
     rl.method_len = strlen(rl.method);
     if (c->hooked && c->w->hooks->origin_headers)
-        rl.extra = c->w->hooks->origin_headers(c->w->hooks_ctx, &c->req, &rl.extra_len);
+        rl.extra = c->w->hooks->origin_headers(c->w->hooks_ctx, &c->blk->req, &rl.extra_len);
     long out = gw_build_request_head(&hs, &rl, b->out, b->out_cap);
     if (out < 0)
         return send_error(c, 431);
@@ -521,7 +521,8 @@ static void handle_head(gw_conn_t *c) {
     c->has_body = rq.has_body;
     c->expect_continue = rq.expect_continue;
     c->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->w->stopping;
-    c->req = (gw_req_t){
+    b->conn = c;
+    b->req = (gw_req_t){
         .method = in.method,
         .http10 = rq.http10,
         .host = rq.host,
@@ -537,7 +538,7 @@ static void handle_head(gw_conn_t *c) {
     const gw_hooks_t *hk = c->w->hooks;
     if (hk->on_request) {
         c->hooked = 1;
-        if (hk->on_request(c->w->hooks_ctx, &c->req) == GW_REQ_TAKEN)
+        if (hk->on_request(c->w->hooks_ctx, &c->blk->req) == GW_REQ_TAKEN)
             return; /* answered, or held for an answer to come */
     }
     forward(c, &rq);
@@ -664,7 +665,7 @@ void gw_conn_upstream_failed(gw_conn_t *c, int status) {
     const gw_hooks_t *hk = c->w->hooks;
     if (c->hooked && hk->on_origin_failure) {
         c->keep_alive = 0;
-        if (hk->on_origin_failure(c->w->hooks_ctx, &c->req, status, !c->writing))
+        if (hk->on_origin_failure(c->w->hooks_ctx, &c->blk->req, status, !c->writing))
             return; /* e.g. an admitted buyer told their turn was extended */
     }
     send_error(c, status);
@@ -815,7 +816,7 @@ static void local_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
 }
 
 static inline gw_conn_t *conn_of_req(gw_req_t *req) {
-    return GW_CONTAINER(req, gw_conn_t, req);
+    return GW_CONTAINER(req, gw_cblock_t, req)->conn;
 }
 
 int gw_req_respond(gw_req_t *req, int status, const char *extra_headers, const char *content_type,

@@ -80,8 +80,11 @@ typedef struct gw_cblock {
     char *norm;     /* normalised path [max_uri_bytes + 1] */
     uint32_t out_cap;
     uint32_t in_cap;
-    char *in;    /* raw bytes from the client: head, body, pipelined requests */
-    void *state; /* the hooks' per-request memory [hooks->state_bytes], 16-byte aligned */
+    char *in;             /* raw bytes from the client: head, body, pipelined requests */
+    void *state;          /* the hooks' per-request memory [hooks->state_bytes], 16-byte aligned */
+    gw_req_t req;         /* the request as the hooks see it (here, not in the connection: an idle
+                           * keep-alive connection holds no block, so it pays nothing for it) */
+    struct gw_conn *conn; /* the connection holding this block */
 } gw_cblock_t;
 
 typedef struct gw_ublock {
@@ -181,7 +184,6 @@ struct gw_conn {
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
-    gw_req_t req; /* the request as the hooks see it */
     char client_ip[INET6_ADDRSTRLEN];
 };
 

@@ -298,7 +298,7 @@ static int on_head(gw_upstream_t *u) {
     gw_hdrs_t hs = {u->blk->in, u->blk->hdrs, u->nhdrs};
     const char *extra = NULL; /* e.g. the queue's renewed or ended pass */
     if (c->hooked && w->hooks->on_response)
-        extra = w->hooks->on_response(w->hooks_ctx, &c->req, st, &hs, latency_us);
+        extra = w->hooks->on_response(w->hooks_ctx, &c->blk->req, st, &hs, latency_us);
     gw_status_line_t sl = {
         .extra = extra,
         .status = st,
