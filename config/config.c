@@ -280,6 +280,12 @@ static int parse_list(parser_t *p, const char *key, const char *v, char kind, ch
                 item[i] = (char)tolower(c);
             }
             item[len] = '\0';
+            const char *star = strchr(item, '*');
+            if (star && (strchr(star + 1, '*') || (strcmp(item, "*") != 0 && strncmp(item, "*.", 2) != 0))) {
+                free(item);
+                free_list(items, n);
+                return fail(p, key, "'%.*s': '*' stands alone or starts '*.' (any subdomain)", (int)len, s);
+            }
             if (len > WR_HOST_MAX_BYTES) {
                 free(item);
                 free_list(items, n);
@@ -358,6 +364,8 @@ static int gateway_key(parser_t *p, const char *key, const char *val) {
             return fail(p, key, "must come before the first [room] section");
         return 0;
     }
+    if (!strcmp(key, "hosts"))
+        return parse_list(p, key, val, 'h', &c->hosts, &c->nhosts);
     if (!strcmp(key, "admin_reads")) {
         if (!strcmp(val, "loopback"))
             c->admin_reads_need_token = false;
@@ -805,6 +813,7 @@ void wr_config_free(wr_config_t *c) {
         free(c->rooms[i].page_template);
     }
     free(c->rooms);
+    free_list(c->hosts, c->nhosts);
     free(c->path);
     free(c->dir);
     free(c->key_file);

@@ -88,6 +88,8 @@ typedef struct wr_config {
     bool case_sensitive_paths;
     bool access_log;
     bool admin_reads_need_token; /* admin_reads = token: reads need the bearer token from loopback too */
+    char **hosts; /* [gateway] hosts: the Host names served (lower case, "*.x" and "*" allowed); none = unset */
+    size_t nhosts;
     int log_level;               /* wr_log_level_t */
 
     /* [origin] */

@@ -532,14 +532,18 @@ static void config_get(admin_conn_t *c, const wr_room_cfg_t *room) {
     snprintf(admin, sizeof admin, "%s:%u", cfg->admin_listen.host, cfg->admin_listen.port);
     snprintf(origin, sizeof origin, "%s", cfg->origin_url ? cfg->origin_url : "");
     /* secrets are never shown: the key and token files' contents stay out, only where they are */
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:i, s:s, s:s, s:s, s:I}, s:{s:s, s:s?}, s:{s:s, s:s}, s:o}",
-                            "file", cfg->path ? cfg->path : "", "gateway", "listen", listen, "admin_listen",
-                            admin, "workers", cfg->workers, "key_file", cfg->key_file ? cfg->key_file : "",
-                            "admin_token_file", cfg->admin_token_file ? cfg->admin_token_file : "",
-                            "admin_reads", cfg->admin_reads_need_token ? "token" : "loopback",
-                            "max_connections", (json_int_t)cfg->max_connections, "origin", "url", origin,
-                            "pass_signing_key_file", cfg->pass_signing_key_file, "redis", "url",
-                            cfg->redis_url ? cfg->redis_url : "", "secrets", "redacted", "rooms", rooms);
+    json_t *hosts = json_array(); /* [gateway] hosts: empty = unset */
+    for (size_t i = 0; i < cfg->nhosts; i++)
+        json_array_append_new(hosts, json_string(cfg->hosts[i]));
+    json_t *doc =
+        json_pack("{s:s, s:{s:s, s:s, s:i, s:s, s:s, s:s, s:I, s:o}, s:{s:s, s:s?}, s:{s:s, s:s}, s:o}",
+                  "file", cfg->path ? cfg->path : "", "gateway", "listen", listen, "admin_listen", admin,
+                  "workers", cfg->workers, "key_file", cfg->key_file ? cfg->key_file : "", "admin_token_file",
+                  cfg->admin_token_file ? cfg->admin_token_file : "", "admin_reads",
+                  cfg->admin_reads_need_token ? "token" : "loopback", "max_connections",
+                  (json_int_t)cfg->max_connections, "hosts", hosts, "origin", "url", origin,
+                  "pass_signing_key_file", cfg->pass_signing_key_file, "redis", "url",
+                  cfg->redis_url ? cfg->redis_url : "", "secrets", "redacted", "rooms", rooms);
     respond_json(c, 200, "OK", doc);
 }
 

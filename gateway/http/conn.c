@@ -863,6 +863,10 @@ int gw_req_respondv(gw_req_t *req, int status, const char *extra_headers, const 
     return 0;
 }
 
+void gw_req_error(gw_req_t *req, int status) {
+    send_error(conn_of_req(req), status);
+}
+
 void gw_req_hold(gw_req_t *req, uint64_t timeout_ms) {
     gw_conn_t *c = conn_of_req(req);
     c->phase = GW_C_FORWARD;

@@ -23,6 +23,7 @@ static canned_t canned[] = {
     {413, "Content Too Large", "The request body is larger than this site accepts.", 0, 0},
     {417, "Expectation Failed", "This kind of Expect header is not supported.", 0, 0},
     {414, "URI Too Long", "The address is longer than this site accepts.", 0, 0},
+    {421, "Misdirected Request", "This site is not served at this address. Please check the address.", 0, 0},
     {431, "Request Header Fields Too Large", "The request headers are larger than this site accepts.", 0, 0},
     {500, "Internal Server Error", "Something went wrong on our side. Please try again in a moment.", 0, 0},
     {501, "Not Implemented", "This kind of request is not supported.", 0, 0},

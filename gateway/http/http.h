@@ -109,6 +109,9 @@ int gw_req_respond(gw_req_t *req, int status, const char *extra_headers, const c
 int gw_req_respondv(gw_req_t *req, int status, const char *extra_headers, const char *content_type,
                     uv_buf_t *bufs, unsigned n, size_t body_len);
 char *gw_req_scratch(gw_req_t *req, size_t *cap);
+/* Answers with the gateway's own short error page for status (400, 403, 404, 405, 421, 429, 500, 503,
+ * ...) and closes the connection after it. */
+void gw_req_error(gw_req_t *req, int status);
 /* The layer above will answer later (after a Redis call): the connection waits at most timeout_ms. */
 void gw_req_hold(gw_req_t *req, uint64_t timeout_ms);
 

@@ -25,6 +25,10 @@ static gw_req_verdict_t on_request(void *ctx, gw_req_t *req) {
     if (gw_page_handle(q, req))
         return GW_REQ_TAKEN;
     gw_route_t route = gw_route_match(q->cfg, req->host, req->host_len, req->path, req->path_len);
+    if (route.kind == GW_ROUTE_MISDIRECTED) {
+        gw_req_error(req, 421); /* not a host this site serves: never the origin's default virtual host */
+        return GW_REQ_TAKEN;
+    }
     if (route.kind != GW_ROUTE_PROTECTED)
         return GW_REQ_FORWARD;
     /* the page to come back to once admitted: this path and query, on this site (one too long to be

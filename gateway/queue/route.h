@@ -1,7 +1,11 @@
 /* Request → room. A request is protected by a room when its host is one of the room's hosts (or the
  * room names none) and its normalised path lies under one of the room's prefixes but not under one of
  * its bypass prefixes. The most specific match wins: a room naming the host beats a room for any
- * host, then the longest prefix. Everything else passes through to the origin. */
+ * host, then the longest prefix. Everything else passes through to the origin, except:
+ *  - MISDIRECTED (421): [gateway] hosts is set and names no match for the Host; or the path lies under
+ *    a prefix of a room that names hosts, and no room (nor [gateway] hosts) names this Host: a bare IP,
+ *    an unknown name or a missing Host must not reach a protected path unqueued through the origin's
+ *    default virtual host. [gateway] hosts = * lifts both. */
 #ifndef GW_ROUTE_H
 #define GW_ROUTE_H
 
@@ -10,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum { GW_ROUTE_PASS = 0, GW_ROUTE_BYPASS, GW_ROUTE_PROTECTED } gw_route_kind_t;
+typedef enum { GW_ROUTE_PASS = 0, GW_ROUTE_BYPASS, GW_ROUTE_PROTECTED, GW_ROUTE_MISDIRECTED } gw_route_kind_t;
 
 typedef struct {
     gw_route_kind_t kind;

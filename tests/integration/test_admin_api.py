@@ -427,6 +427,7 @@ class AdminApi(unittest.TestCase):
         self.assertEqual([x["name"] for x in cfg["rooms"]], ["sale", "quiet"])
         self.assertEqual(cfg["rooms"][0]["rate_per_minute"], 120)
         self.assertEqual(cfg["gateway"]["admin_reads"], "loopback")
+        self.assertEqual(cfg["gateway"]["hosts"], [])  # [gateway] hosts unset
         text = http_get(gw.admin_port, "/v1/config")[2].decode()
         self.assertNotIn(token, text)
         with open(os.path.join(gw.dir, "waitroom.key")) as f:

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *CONFIG = "[room sale]\n"
+/* hosts = *: any Host is served (the rules for unknown hosts are in test_unknown_hosts) */
+static const char *CONFIG = "[gateway]\nhosts = *\n"
+                            "[room sale]\n"
                             "paths = /checkout /tickets\n"
                             "bypass = /tickets/static\n"
                             "[room vip]\n"
@@ -52,6 +54,8 @@ static const char *route(const char *host, const char *raw) {
     gw_route_t r = gw_route_match(cfg, host, strlen(host), norm, (size_t)n);
     if (r.kind == GW_ROUTE_PASS)
         return "pass";
+    if (r.kind == GW_ROUTE_MISDIRECTED)
+        return "421";
     snprintf(out, sizeof out, "%s%s", r.kind == GW_ROUTE_BYPASS ? "bypass:" : "", r.room->name);
     return out;
 }
@@ -109,6 +113,53 @@ static void test_hosts(void **state) {
     assert_string_equal(route("", "/checkout"), "sale");
 }
 
+/* A protected path must not reach the origin through a Host no room names (issue 13). */
+static const char *route_in(const char *config, const char *host, const char *path) {
+    static char out[80], err[512];
+    wr_config_t *c = wr_config_load_string(config, "hosts.ini", "/tmp", err, sizeof err);
+    if (!c)
+        return err;
+    gw_route_t r = gw_route_match(c, host, strlen(host), path, strlen(path));
+    snprintf(out, sizeof out, "%s",
+             r.kind == GW_ROUTE_PASS          ? "pass"
+             : r.kind == GW_ROUTE_MISDIRECTED ? "421"
+                                              : r.room->name);
+    wr_config_free(c);
+    return out;
+}
+
+static void test_unknown_hosts(void **state) {
+    (void)state;
+    const char *one = "[room shop]\nhosts = shop.example.com\npaths = /checkout\n";
+    assert_string_equal(route_in(one, "shop.example.com", "/checkout"), "shop");
+    assert_string_equal(route_in(one, "127.0.0.1", "/checkout"), "421");
+    assert_string_equal(route_in(one, "127.0.0.1:8080", "/checkout;x/2"), "421");
+    assert_string_equal(route_in(one, "", "/checkout"), "421"); /* HTTP/1.0 without Host */
+    assert_string_equal(route_in(one, "other.example", "/checkout"), "421");
+    assert_string_equal(route_in(one, "other.example", "/about"), "pass"); /* not a protected path */
+    /* a host named by another room is one the operator serves: its own paths, not this room's */
+    const char *two = "[room shop]\nhosts = shop.example.com\npaths = /checkout\n"
+                      "[room fr]\nhosts = billets.example.fr\npaths = /billets\n";
+    assert_string_equal(route_in(two, "billets.example.fr", "/checkout"), "pass");
+    assert_string_equal(route_in(two, "billets.example.fr", "/billets"), "fr");
+    /* a room for any host still protects the path on unknown hosts */
+    const char *any =
+        "[room shop]\nhosts = shop.example.com\npaths = /checkout\n[room all]\npaths = /checkout\n";
+    assert_string_equal(route_in(any, "10.0.0.1", "/checkout"), "all");
+    /* [gateway] hosts lists every host served: others get 421 on any path */
+    const char *listed = "[gateway]\nhosts = shop.example.com www.example.com\n"
+                         "[room shop]\nhosts = shop.example.com\npaths = /checkout\n";
+    assert_string_equal(route_in(listed, "www.example.com", "/checkout"), "pass");
+    assert_string_equal(route_in(listed, "other.example", "/about"), "421");
+    assert_string_equal(route_in(listed, "shop.example.com", "/checkout"), "shop");
+    /* hosts = * : the operator accepts any host (the protected paths of host rooms only on their hosts) */
+    const char *star = "[gateway]\nhosts = *\n[room shop]\nhosts = shop.example.com\npaths = /checkout\n";
+    assert_string_equal(route_in(star, "other.example", "/checkout"), "pass");
+    assert_string_equal(
+        route_in("[gateway]\nhosts = a*b\n", "h", "/"),
+        "hosts.ini:2: [gateway] hosts: 'a*b': '*' stands alone or starts '*.' (any subdomain)");
+}
+
 static void test_case_sensitive_option(void **state) {
     (void)state;
     char err[512];
@@ -130,6 +181,7 @@ int main(void) {
         cmocka_unit_test(test_unsafe_paths_refused),
         cmocka_unit_test(test_longest_prefix_and_bypass),
         cmocka_unit_test(test_hosts),
+        cmocka_unit_test(test_unknown_hosts),
         cmocka_unit_test(test_case_sensitive_option),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
