@@ -111,9 +111,13 @@ void gw_answer_admitted(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json, c
         return;
     }
     /* back to the page the buyer asked for, now with a pass */
-    char hdrs[2048];
-    snprintf(hdrs, sizeof hdrs, "%sLocation: %.*s\r\n", set_cookie ? set_cookie : "", (int)redirect_len,
-             redirect);
+    /* room for the longest of both: a cookie with a pass per room (GW_JAR_BYTES) and a 1 KiB redirect */
+    char hdrs[GW_JAR_BYTES + 256 + sizeof((gw_qreq_t *)0)->redirect + 32];
+    int n = snprintf(hdrs, sizeof hdrs, "%sLocation: %.*s\r\n", set_cookie ? set_cookie : "",
+                     (int)redirect_len, redirect);
+    if (n < 0 || (size_t)n >= sizeof hdrs) /* never a cut head: the front page is always a safe way back */
+        snprintf(hdrs, sizeof hdrs, "%sLocation: /\r\n",
+                 set_cookie && strlen(set_cookie) < sizeof hdrs - 16 ? set_cookie : "");
     static const char body[] = "Your turn: taking you to the site.\n";
     gw_req_respond(req, 302, hdrs, "text/plain; charset=utf-8", body, sizeof body - 1);
 }
