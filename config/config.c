@@ -366,6 +366,17 @@ static int gateway_key(parser_t *p, const char *key, const char *val) {
     }
     if (!strcmp(key, "hosts"))
         return parse_list(p, key, val, 'h', &c->hosts, &c->nhosts);
+    if (!strcmp(key, "cookie_secure")) {
+        if (!strcmp(val, "auto"))
+            c->cookie_secure = WR_COOKIE_SECURE_AUTO;
+        else if (!strcmp(val, "always"))
+            c->cookie_secure = WR_COOKIE_SECURE_ALWAYS;
+        else if (!strcmp(val, "never"))
+            c->cookie_secure = WR_COOKIE_SECURE_NEVER;
+        else
+            return fail(p, key, "'%s' is not auto, always or never", val);
+        return 0;
+    }
     if (!strcmp(key, "admin_reads")) {
         if (!strcmp(val, "loopback"))
             c->admin_reads_need_token = false;

@@ -11,6 +11,13 @@
 #include <stdint.h>
 
 #define WR_ROOM_NAME_MAX_BYTES 64
+
+/* [gateway] cookie_secure: when wr_q / wr_p get the Secure attribute */
+typedef enum {
+    WR_COOKIE_SECURE_AUTO = 0, /* when a trusted X-Forwarded-Proto says https */
+    WR_COOKIE_SECURE_ALWAYS,
+    WR_COOKIE_SECURE_NEVER
+} wr_cookie_secure_t;
 #define WR_HOST_MAX_BYTES 255
 
 typedef enum {
@@ -88,9 +95,11 @@ typedef struct wr_config {
     bool case_sensitive_paths;
     bool access_log;
     bool admin_reads_need_token; /* admin_reads = token: reads need the bearer token from loopback too */
-    char **hosts; /* [gateway] hosts: the Host names served (lower case, "*.x" and "*" allowed); none = unset */
+    int cookie_secure;           /* wr_cookie_secure_t */
+    char *
+        *hosts; /* [gateway] hosts: the Host names served (lower case, "*.x" and "*" allowed); none = unset */
     size_t nhosts;
-    int log_level;               /* wr_log_level_t */
+    int log_level; /* wr_log_level_t */
 
     /* [origin] */
     wr_hostport_t origin;

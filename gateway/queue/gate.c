@@ -76,17 +76,19 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
             WR_WARN("join refused", "room=%s error=\"%.200s\"", op->room->cfg->name, rep->str);
         /* no serial now: the visitor keeps (or gets) a provisional place and joins on their next poll */
         bool had = op->had_token;
-        op_waiting(q, req, false, 0,
-                   !had && gw_tokens_provisional(q, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr) == 0
-                       ? hdr
-                       : NULL);
+        op_waiting(
+            q, req, false, 0,
+            !had && gw_tokens_provisional(q, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr, op->secure) == 0
+                ? hdr
+                : NULL);
         return;
     }
     int64_t now_s = wr_wall_ms() / 1000;
     op->tok.serial = (uint64_t)rep->integer;
     op->tok.issued_at = now_s;
     op->tok.expires_at = now_s + op->room->cfg->queue_token_ttl_s;
-    if (gw_tokens_cookie(q, op->room->cfg->name, &op->tok, &op->jar_q, hdr, sizeof hdr, now_s) < 0) {
+    if (gw_tokens_cookie(q, op->room->cfg->name, &op->tok, &op->jar_q, hdr, sizeof hdr, now_s, op->secure) <
+        0) {
         op_waiting(q, req, false, 0, NULL);
         return;
     }
@@ -119,8 +121,10 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
     char hdr[GW_JAR_BYTES + 256];
     bool set = v == 0 || !op->had_token;
     op_waiting(q, req, false, 0,
-               set && gw_tokens_provisional(q, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr) == 0 ? hdr
-                                                                                                     : NULL);
+               set && gw_tokens_provisional(q, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr, op->secure) ==
+                           0
+                   ? hdr
+                   : NULL);
 }
 
 static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
@@ -148,8 +152,8 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         char hdr[GW_JAR_BYTES + 256];
         if (st == 1)
             GW_ROOM_INC(op->room, claims);
-        if (pass.expires_at > now_s &&
-            gw_tokens_cookie(q, op->room->cfg->name, &pass, &op->jar_p, hdr, sizeof hdr, now_s) == 0) {
+        if (pass.expires_at > now_s && gw_tokens_cookie(q, op->room->cfg->name, &pass, &op->jar_p, hdr,
+                                                        sizeof hdr, now_s, op->secure) == 0) {
             gw_answer_admitted(q, req, op->room, op->json, hdr, op->redirect, op->redirect_len);
             return;
         }
@@ -181,7 +185,8 @@ static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
         if (op->tok.serial)
             gw_room_view_add_left(&op->room->view, op->tok.serial);
         char hdr[GW_JAR_BYTES + 256];
-        gw_tokens_cookie_without(WR_TOKEN_QUEUE, &op->jar_q, hdr, sizeof hdr, wr_wall_ms() / 1000);
+        gw_tokens_cookie_without(WR_TOKEN_QUEUE, &op->jar_q, hdr, sizeof hdr, wr_wall_ms() / 1000,
+                                 op->secure);
         if (op->json) {
             static const char body[] = "{\"left\":true}\n";
             gw_req_respond(req, 200, hdr, "application/json", body, sizeof body - 1);
@@ -412,7 +417,7 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
         gw_tokens_jar(q, hs, WR_TOKEN_QUEUE, cfg, now_s, &jar);
         wr_token_t t = {.type = WR_TOKEN_QUEUE};
         randombytes_buf(t.visitor, sizeof t.visitor);
-        if (gw_tokens_provisional(q, r, &t, &jar, hdr, sizeof hdr) == 0)
+        if (gw_tokens_provisional(q, r, &t, &jar, hdr, sizeof hdr, st->secure) == 0)
             rp.set_cookie = hdr;
         GW_INC(&q->metrics, provisional_places);
         GW_ROOM_INC(r, provisional);

@@ -75,6 +75,7 @@ typedef struct {
     const wr_room_cfg_t *pass_room; /* the request came in with a valid pass for this room ... */
     wr_token_t pass;                /* ... this one (release, renewal, grace: session.c) */
     bool pass_completion;           /* ... and asks for one of the room's completion paths */
+    bool secure;                    /* cookies set for this request get Secure ([gateway] cookie_secure) */
     int token_reason;  /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
     gw_jar_t pass_jar; /* other rooms' passes, when this request carried a pass (several rooms) */
     char set_cookie[GW_JAR_BYTES + 256]; /* a renewed or ended pass's Set-Cookie (session.c) */
@@ -129,14 +130,16 @@ bool gw_tokens_find(gw_queue_t *q, gw_qreq_t *st, const gw_hdrs_t *hs, const cha
 /* The other rooms' valid tokens in the request's cookie of this type (none in a one-room deployment). */
 void gw_tokens_jar(gw_queue_t *q, const gw_hdrs_t *hs, wr_token_type_t type, const wr_room_cfg_t *room,
                    int64_t now_s, gw_jar_t *jar);
-/* Set-Cookie for a token, beside the other rooms' ones (jar may be NULL). 0 or -1. */
+/* Set-Cookie for a token, beside the other rooms' ones (jar may be NULL); secure adds the attribute.
+ * 0 or -1. */
 int gw_tokens_cookie(gw_queue_t *q, const char *room, wr_token_t *t, const gw_jar_t *jar, char *hdr,
-                     size_t cap, int64_t now_s);
+                     size_t cap, int64_t now_s, bool secure);
 /* Set-Cookie taking this room's token out: the other rooms' stay; none left deletes the cookie. */
-int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap, int64_t now_s);
+int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap, int64_t now_s,
+                             bool secure);
 /* A token without a serial yet (provisional, or pre-queued), with its Set-Cookie. 0 or -1. */
 int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_jar_t *jar, char *hdr,
-                          size_t cap);
+                          size_t cap, bool secure);
 
 /* answer.c: what a buyer is told (status JSON, or the waiting page). */
 typedef struct {

@@ -11,17 +11,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void qreq_reset(gw_qreq_t *st) {
     st->call = NULL;
     st->pass_room = NULL;
     st->pass_completion = false;
     st->token_reason = 0;
+    st->secure = false;
+}
+
+/* cookie_secure = auto: the request reached the load balancer over HTTPS, by a trusted
+ * X-Forwarded-Proto (its first value: the client's own hop). */
+static bool came_over_https(const wr_config_t *cfg, const gw_hdrs_t *hs) {
+    if (cfg->cookie_secure == WR_COOKIE_SECURE_ALWAYS)
+        return true;
+    if (cfg->cookie_secure == WR_COOKIE_SECURE_NEVER || !cfg->trust_forwarded)
+        return false;
+    long i = gw_hdr_find(hs, "x-forwarded-proto");
+    if (i < 0)
+        return false;
+    const char *v = hs->base + hs->h[i].value_off;
+    size_t n = hs->h[i].value_len, k = 0;
+    while (k < n && v[k] != ',')
+        k++;
+    while (k && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+        k--;
+    return k == 5 && strncasecmp(v, "https", 5) == 0;
 }
 
 static gw_req_verdict_t on_request(void *ctx, gw_req_t *req) {
     gw_queue_t *q = ctx;
     qreq_reset(gw_qreq(req));
+    gw_qreq(req)->secure = came_over_https(q->cfg, &req->hs);
     if (gw_page_handle(q, req))
         return GW_REQ_TAKEN;
     gw_route_t route = gw_route_match(q->cfg, req->host, req->host_len, req->path, req->path_len);

@@ -89,7 +89,7 @@ static const char *pass_answered(gw_queue_t *q, gw_qreq_t *st, int status, bool 
         session_call(q, st, r, release ? "released" : "completed", 0, 0);
         st->pass_room = NULL; /* once per request */
         if (gw_tokens_cookie_without(WR_TOKEN_PASS, &st->pass_jar, st->set_cookie, sizeof st->set_cookie,
-                                     now_s) < 0)
+                                     now_s, st->secure) < 0)
             return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
         return st->set_cookie;
     }
@@ -123,7 +123,8 @@ static const char *pass_answered(gw_queue_t *q, gw_qreq_t *st, int status, bool 
     }
     p->expires_at = end;
     p->issued_at = now_s;
-    if (gw_tokens_cookie(q, cfg->name, p, &st->pass_jar, st->set_cookie, sizeof st->set_cookie, now_s) < 0)
+    if (gw_tokens_cookie(q, cfg->name, p, &st->pass_jar, st->set_cookie, sizeof st->set_cookie, now_s,
+                         st->secure) < 0)
         return NULL;
     session_call(q, st, r, why, end * 1000, status >= 500 ? status : 0);
     return st->set_cookie;

@@ -139,7 +139,7 @@ void gw_tokens_jar(gw_queue_t *q, const gw_hdrs_t *hs, wr_token_type_t type, con
 }
 
 int gw_tokens_cookie(gw_queue_t *q, const char *room, wr_token_t *t, const gw_jar_t *jar, char *hdr,
-                     size_t cap, int64_t now_s) {
+                     size_t cap, int64_t now_s, bool secure) {
     char text[WR_TOKEN_TEXT_BYTES + 1 + GW_JAR_BYTES];
     if (wr_token_encode(q->keys, room, strlen(room), t, text, WR_TOKEN_TEXT_BYTES + 1) < 0)
         return -1;
@@ -152,14 +152,14 @@ int gw_tokens_cookie(gw_queue_t *q, const char *room, wr_token_t *t, const gw_ja
         if (jar->max_expires > until)
             until = jar->max_expires;
     }
-    return gw_cookie_set(hdr, cap, cookie_name(t->type), text, len, until - now_s, false) < 0 ? -1 : 0;
+    return gw_cookie_set(hdr, cap, cookie_name(t->type), text, len, until - now_s, secure) < 0 ? -1 : 0;
 }
 
-int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap,
-                             int64_t now_s) {
+int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap, int64_t now_s,
+                             bool secure) {
     if (!jar || !jar->len)
-        return gw_cookie_set(hdr, cap, cookie_name(type), "", 0, 0, false) < 0 ? -1 : 0;
-    return gw_cookie_set(hdr, cap, cookie_name(type), jar->text, jar->len, jar->max_expires - now_s, false) <
+        return gw_cookie_set(hdr, cap, cookie_name(type), "", 0, 0, secure) < 0 ? -1 : 0;
+    return gw_cookie_set(hdr, cap, cookie_name(type), jar->text, jar->len, jar->max_expires - now_s, secure) <
                    0
                ? -1
                : 0;
@@ -168,7 +168,7 @@ int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hd
 /* A token without a serial yet: the visitor has a provisional place (Redis unreachable) or is in the
  * pre-queue. It gets a serial when it next shows up with Redis back, or at the opening. */
 int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_jar_t *jar, char *hdr,
-                          size_t cap) {
+                          size_t cap, bool secure) {
     int64_t now_s = wr_wall_ms() / 1000;
     t->type = WR_TOKEN_QUEUE;
     t->serial = 0;
@@ -176,5 +176,5 @@ int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_j
         t->max_until = 0;
     t->issued_at = now_s;
     t->expires_at = now_s + r->cfg->queue_token_ttl_s;
-    return gw_tokens_cookie(q, r->cfg->name, t, jar, hdr, cap, now_s);
+    return gw_tokens_cookie(q, r->cfg->name, t, jar, hdr, cap, now_s, secure);
 }
