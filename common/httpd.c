@@ -137,6 +137,32 @@ void wr_httpd_peer(wr_httpd_req_t *r, char *out, size_t cap) {
         uv_ip_name((struct sockaddr *)&ss, out, cap);
 }
 
+bool wr_httpd_host_is_local(wr_httpd_req_t *r) {
+    if (r->host_dup)
+        return false;
+    if (!r->host)
+        return true;
+    const char *h = r->host;
+    size_t n = r->host_len;
+    if (n && h[0] == '[') { /* [::1]:port */
+        const char *rb = memchr(h, ']', n);
+        return rb &&
+               ((rb - h == 4 && memcmp(h, "[::1]", 5) == 0) || (rb - h == 3 && memcmp(h, "[::]", 4) == 0));
+    }
+    const char *colon = memchr(h, ':', n);
+    if (colon)
+        n = (size_t)(colon - h);
+    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 7 && memcmp(h, "0.0.0.0", 7) == 0))
+        return true;
+    char ip[16];
+    struct in_addr a;
+    if (n >= sizeof ip)
+        return false;
+    memcpy(ip, h, n);
+    ip[n] = '\0';
+    return inet_pton(AF_INET, ip, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
 /* ---- parsing: the whole request sits in r->in, so every piece is an offset and a length ---------- */
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
@@ -162,13 +188,14 @@ static int on_header_field_complete(llhttp_t *p) {
     wr_httpd_req_t *r = p->data;
     r->in_field = false;
     r->in_auth = r->field_len == 13 && strncasecmp(r->in + r->field_off, "authorization", 13) == 0;
+    r->in_host = r->field_len == 4 && strncasecmp(r->in + r->field_off, "host", 4) == 0;
     r->value_len = 0;
     return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
     wr_httpd_req_t *r = p->data;
-    if (!r->in_auth)
+    if (!r->in_auth && !r->in_host)
         return 0;
     if (r->value_len == 0)
         r->value_off = (uint32_t)(at - r->in);
@@ -178,6 +205,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *p) {
     wr_httpd_req_t *r = p->data;
+    if (r->in_host) {
+        r->in_host = false;
+        r->host_dup = r->host != NULL;
+        r->host = r->in + r->value_off;
+        r->host_len = r->value_len;
+        return 0;
+    }
     if (!r->in_auth)
         return 0;
     r->in_auth = false;
@@ -254,9 +288,22 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     uv_tcp_init(s->loop, &r->tcp);
     r->tcp.data = r;
-    if (uv_accept(server, (uv_stream_t *)&r->tcp) < 0 || s->nconns >= s->max_conns) {
+    if (uv_accept(server, (uv_stream_t *)&r->tcp) < 0) {
         uv_close((uv_handle_t *)&r->tcp, free_refused);
         return;
+    }
+    if (s->nconns >= s->max_conns) {
+        /* the oldest connection still waiting for its request gives way (the list is newest first) */
+        wr_httpd_req_t *old = NULL;
+        for (wr_httpd_req_t *c = s->conns; c; c = c->next)
+            if (!c->done && !c->closing && !c->lingering)
+                old = c;
+        if (!old) {
+            uv_close((uv_handle_t *)&r->tcp, free_refused);
+            return;
+        }
+        s->evicted++;
+        conn_close(old);
     }
     r->srv = s;
     uv_timer_init(s->loop, &r->timer);

@@ -1,8 +1,11 @@
 /* A small HTTP/1.1 server for control endpoints: the gateway's admin API and wr-admission's /metrics.
  * Not the public data path (that is gateway/conn.c): one request per connection, read whole into a
  * fixed buffer (req_max bytes: a bigger request is refused with 431), parsed with llhttp, cut after
- * timeout_ms, at most max_conns at once (more are closed at accept). The handler may answer at once or
- * later (after a Redis call); every answer closes its connection. Not thread-safe: one loop.
+ * timeout_ms, at most max_conns at once. At the limit a new connection takes the place of the oldest
+ * one whose request has not arrived whole (so clients that open connections and say nothing, or drip,
+ * cannot lock an operator out); only when every connection holds a whole request is it refused. The
+ * handler may answer at once or later (after a Redis call); every answer closes its connection. Not
+ * thread-safe: one loop.
  *
  * A handler that answers later must let the connection go first (a client that hangs up, the timeout,
  * wr_httpd_close): it stores where it keeps the request pointer in req->waiter, and that pointer is set
@@ -29,7 +32,10 @@ struct wr_httpd_req {
     size_t url_len, body_len;
     const char *auth; /* the Authorization header's value (not NUL-terminated), if any */
     size_t auth_len;
-    bool auth_long;          /* the header was too long to be a token of ours: treat as wrong */
+    bool auth_long;   /* the header was too long to be a token of ours: treat as wrong */
+    const char *host; /* the Host header's value, if any (not NUL-terminated) */
+    size_t host_len;
+    bool host_dup;           /* two Host headers */
     wr_httpd_req_t **waiter; /* see above; NULL when the handler answers at once */
     /* private */
     uv_tcp_t tcp;
@@ -41,7 +47,7 @@ struct wr_httpd_req {
     char *out;
     size_t len;
     uint32_t url_off, body_off, field_off, field_len, value_off, value_len;
-    bool in_field, in_auth, auth_seen, done, answered, closing;
+    bool in_field, in_auth, in_host, auth_seen, done, answered, closing;
     bool linger, lingering; /* a refusal: shut the write side, drop what still comes, then close */
     int pending_closes;
     char in[]; /* req_max bytes */
@@ -55,6 +61,7 @@ struct wr_httpd {
     size_t max_conns, req_max;
     uint64_t timeout_ms;
     size_t nconns;
+    uint64_t evicted;      /* connections closed to make room: their request had not arrived whole */
     wr_httpd_req_t *conns; /* open connections, to close them all at the end */
     llhttp_settings_t settings;
     bool listening;
@@ -71,6 +78,11 @@ void wr_httpd_respond(wr_httpd_req_t *req, int status, const char *reason, const
 
 /* The request came from a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
 bool wr_httpd_from_loopback(wr_httpd_req_t *req);
+
+/* The request's Host names this machine: localhost, a loopback address, the any-address (0.0.0.0, [::]),
+ * or no Host at all (not a browser). A loopback client whose Host is anything else may be a page on another site that rebound
+ * its own name to 127.0.0.1 (DNS rebinding): it must not read what loopback may read. */
+bool wr_httpd_host_is_local(wr_httpd_req_t *req);
 
 /* The peer's address as text ("?" if unknown). */
 void wr_httpd_peer(wr_httpd_req_t *req, char *out, size_t cap);

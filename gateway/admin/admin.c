@@ -75,8 +75,12 @@ static bool bearer_ok(admin_conn_t *c) {
     return sodium_memcmp(h1, h2, sizeof h1) == 0;
 }
 
+/* Loopback reads need a Host of this machine too: a page elsewhere that rebinds its name to 127.0.0.1
+ * reaches loopback from the buyer's or operator's browser, but with its own name as Host. */
 static bool may_read(admin_conn_t *c) {
-    return (!ADMIN(c)->cfg->admin_reads_need_token && wr_httpd_from_loopback(c)) || bearer_ok(c);
+    return (!ADMIN(c)->cfg->admin_reads_need_token && wr_httpd_from_loopback(c) &&
+            wr_httpd_host_is_local(c)) ||
+           bearer_ok(c);
 }
 
 /* ---- rooms ---------------------------------------------------------------------------------------- */

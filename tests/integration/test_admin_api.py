@@ -183,12 +183,14 @@ class AdminApi(unittest.TestCase):
                 return r, c.is_closed()
             finally:
                 c.close()
-        # more idle connections than the listener keeps (64): the extra ones are closed at once, the
-        # gateway lives on, and the API answers once they are gone
+        # more silent connections than the listener keeps (64): the oldest give way to newer ones, so
+        # an operator's request is answered while an anonymous client holds them all (issue 13)
         idle = [Client(gw.admin_port) for _ in range(70)]
         try:
-            self.assertTrue(idle[-1].is_closed(wait=2))
+            self.assertTrue(idle[0].is_closed(wait=2))
             self.assertIsNone(gw.proc.poll())
+            self.assertEqual(http_get(gw.admin_port, "/v1/rooms")[0], 200)
+            self.assertEqual(http_get(gw.admin_port, "/healthz")[0], 200)
         finally:
             for c in idle:
                 c.close()
@@ -216,7 +218,7 @@ class AdminApi(unittest.TestCase):
         self.assertEqual((r.status, json.loads(r.body)["state"]), (200, "paused"), r.body)
         c = Client(gw.admin_port)
         try:
-            c.send(b"HEAD /v1/rooms HTTP/1.1\r\nHost: x\r\n\r\n")
+            c.send(b"HEAD /v1/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             r = c.read_response(head_request=True)
             rest = c.buf
             while True:
@@ -229,6 +231,34 @@ class AdminApi(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertGreater(int(r.header("content-length")), 10)
         self.assertEqual(rest, b"")  # no body, then the close
+
+    def test_loopback_reads_need_a_local_host(self):
+        """DNS rebinding: a page on evil.example that rebinds its name to 127.0.0.1 reaches loopback from a
+        browser, but sends Host: evil.example; it must not read what loopback clients may."""
+        gw = self.gateway()
+        with open(os.path.join(gw.dir, "admin.token")) as f:
+            token = f.read().strip()
+        for host, want in (("evil.example:%d" % gw.admin_port, 401), ("127.0.0.1:%d" % gw.admin_port, 200),
+                           ("localhost", 200), ("[::1]:1", 200), ("127.9.9.9", 200), ("127.0.0.1.evil.example", 401)):
+            with self.subTest(host):
+                c = Client(gw.admin_port)
+                try:
+                    c.send(("GET /v1/rooms HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+                    self.assertEqual(c.read_response().status, want)
+                finally:
+                    c.close()
+        c = Client(gw.admin_port)  # two Hosts: not local
+        try:
+            c.send(b"GET /v1/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n")
+            self.assertEqual(c.read_response().status, 401)
+        finally:
+            c.close()
+        c = Client(gw.admin_port)  # with the token any Host reads
+        try:
+            c.send(("GET /v1/rooms HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer %s\r\n\r\n" % token).encode())
+            self.assertEqual(c.read_response().status, 200)
+        finally:
+            c.close()
 
     def test_token_for_reads(self):
         gw = self.gateway("admin_reads = token\n")
@@ -252,7 +282,7 @@ class AdminApi(unittest.TestCase):
         c = Client(gw.admin_port)
         try:
             data = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
-            head = "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % (method, path, len(data))
+            head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n" % (method, path, len(data))
             if token:
                 head += "Authorization: Bearer %s\r\n" % token
             c.send(head.encode() + b"\r\n" + data)
