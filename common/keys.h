@@ -26,6 +26,7 @@ typedef enum {
     WR_KEY_SHUFFLE,
     WR_KEY_PRE,
     WR_KEY_PRESORTED,
+    WR_KEY_REVOKED,
     WR_KEY_COUNT
 } wr_key_t;
 

@@ -68,6 +68,12 @@ typedef struct {
     double likely_sold_out_factor; /* position > tickets left x this: "likely sold out" for the buyer */
 } wr_room_cfg_t;
 
+/* The longest a pass of this room can live, from its claim: session_max_s, plus grace_s for an origin
+ * failure near the end, plus a minute of clock skew. Revocations are kept this long (wr:{R}:revoked). */
+static inline int64_t wr_room_pass_life_ms(const wr_room_cfg_t *r) {
+    return (r->session_max_s + r->grace_s + 60) * 1000;
+}
+
 typedef struct wr_config {
     char *path; /* the config file as given */
     char *dir;  /* its directory, for relative paths */

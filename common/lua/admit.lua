@@ -1,8 +1,10 @@
 -- admit: one admission tick. Moves the boundary and admits up to n visitors.
--- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended, owed
+-- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended, owed, revoked
 -- A session that runs out after the origin failed its buyer (owed, see extend.lua) is not over: the buyer
 -- goes to the rejoin lane and is let in again first ('owed' event).
--- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan
+-- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan,
+--       keep_ms (the longest a pass can live; see release.lua)
+-- Sessions that run out are revoked (`revoked`): their passes stop working on every gateway.
 -- Returns {admitted, boundary, no_shows, abandoned, skipped_left, expired}.
 -- Refuses (error FENCED) a caller whose epoch is older than the room's, so a paused old controller
 -- cannot move the boundary; a tick id already applied returns the stored result and changes nothing
@@ -43,6 +45,8 @@ end
 local expired = 0
 for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now)) do
   redis.call('ZREM', KEYS[10], s)
+  redis.call('XADD', KEYS[13], 'MINID', '~', string.format('%d', math.max(0, now - tonumber(ARGV[10]))), '*', 's', s,
+    'ms', now)
   if redis.call('ZREM', KEYS[12], s) == 1 then
     redis.call('ZADD', KEYS[6], 0, s) -- score 0: ahead of everyone in the rejoin lane
     log('owed', s)

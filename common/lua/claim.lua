@@ -1,6 +1,6 @@
 -- claim: a visitor whose serial the boundary has passed shows up (polls or requests).
--- KEYS: boundary, admitted, active, rejoin, log, ended, owed
--- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen
+-- KEYS: boundary, admitted, active, rejoin, log, ended, owed, revoked
+-- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen, keep_ms (see release.lua)
 -- Returns {status, expires_ms}: 1 claimed now (a session until expires_ms), 2 skipped earlier and now
 -- queued in the rejoin lane (admitted next), 3 still waiting (the boundary has not passed it),
 -- 4 already has an active session (until expires_ms), 5 had its session and it is over (released or
@@ -17,6 +17,8 @@ if active then
     return {4, tonumber(active)}
   end
   redis.call('ZREM', KEYS[3], s) -- ran out before the controller's tick noticed
+  redis.call('XADD', KEYS[8], 'MINID', '~', string.format('%d', math.max(0, now - tonumber(ARGV[8]))), '*', 's', s,
+    'ms', now)
   if redis.call('ZREM', KEYS[7], s) == 1 then
     redis.call('ZADD', KEYS[4], 0, s) -- the origin failed this buyer: let in again first
     log('owed')

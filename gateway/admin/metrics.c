@@ -107,6 +107,11 @@ static void room_metrics(out_t *o, gw_queue_metrics_t *const *w, int n, const wr
          RM(graces)},
         {"waitroom_room_provisional_places_total", "counter", "Places given without Redis (provisional).",
          RM(provisional)},
+        {"waitroom_room_renewals_total", "counter",
+         "Passes due for renewal whose session Redis was asked to confirm (extend.lua).", RM(renewals)},
+        {"waitroom_room_ended_passes_total", "counter",
+         "Requests refused because their pass's session had ended (released, completed or expired).",
+         RM(ended_passes)},
 
         {"waitroom_room_origin_requests_total", "counter", "Origin answers to admitted visitors.",
          RM(origin_requests)},

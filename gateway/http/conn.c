@@ -463,16 +463,16 @@ static int run_parser(gw_conn_t *c) {
 /* ---- the request head ------------------------------------------------------------------------ */
 
 /* Sends the request on to the origin: its head for the origin, then a connection from the pool. */
-static void forward(gw_conn_t *c, const gw_request_t *rq) {
+static void forward(gw_conn_t *c) {
     const wr_config_t *cfg = cfg_of(c);
     gw_cblock_t *b = c->blk;
     gw_hdrs_t hs = {b->in, b->hdrs, c->nhdrs};
     gw_req_line_t rl = {
         .method = llhttp_method_name((llhttp_method_t)c->blk->req.method),
-        .path = rq->path,
-        .path_len = rq->path_len,
-        .query = rq->query,
-        .query_len = rq->query_len,
+        .path = b->req.path,
+        .path_len = b->req.path_len,
+        .query = b->req.query,
+        .query_len = b->req.query_len,
         .client_ip = c->client_ip,
         .trust_forwarded = cfg->trust_forwarded,
         .chunked = (c->parser.flags & F_CHUNKED) != 0,
@@ -485,6 +485,7 @@ static void forward(gw_conn_t *c, const gw_request_t *rq) {
         return send_error(c, 431);
     c->out_len = (uint32_t)out;
     c->phase = GW_C_FORWARD;
+    c->local = 0;
     c->body_off = c->parse_off;
     if (c->has_body)
         arm(c, cfg->body_timeout_ms);
@@ -541,7 +542,7 @@ static void handle_head(gw_conn_t *c) {
         if (hk->on_request(c->w->hooks_ctx, &c->blk->req) == GW_REQ_TAKEN)
             return; /* answered, or held for an answer to come */
     }
-    forward(c, &rq);
+    forward(c);
 }
 
 static void conn_process_once(gw_conn_t *c) {
@@ -861,6 +862,13 @@ int gw_req_respondv(gw_req_t *req, int status, const char *extra_headers, const 
     bufs[0] = uv_buf_init(c->blk->out, (unsigned)hl);
     local_write(c, bufs, n);
     return 0;
+}
+
+void gw_req_forward(gw_req_t *req) {
+    gw_conn_t *c = conn_of_req(req);
+    if (c->phase != GW_C_FORWARD || !c->local || c->writing)
+        return; /* not held (answered, or the connection is going) */
+    forward(c);
 }
 
 void gw_req_error(gw_req_t *req, int status) {

@@ -114,6 +114,9 @@ char *gw_req_scratch(gw_req_t *req, size_t *cap);
 void gw_req_error(gw_req_t *req, int status);
 /* The layer above will answer later (after a Redis call): the connection waits at most timeout_ms. */
 void gw_req_hold(gw_req_t *req, uint64_t timeout_ms);
+/* A held request goes on to the origin after all (origin_headers and on_response are called as for any
+ * forwarded request). */
+void gw_req_forward(gw_req_t *req);
 
 /* ---- workers ----------------------------------------------------------------------------------- */
 

@@ -136,3 +136,29 @@ bool gw_accepts(const gw_hdrs_t *hs, const char *type) {
     }
     return false;
 }
+
+void gw_answer_ended(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json) {
+    (void)q;
+    gw_qreq_t *st = gw_qreq(req);
+    GW_ROOM_INC(r, ended_passes);
+    char hdr[GW_JAR_BYTES + 256];
+    if (gw_tokens_cookie_without(WR_TOKEN_PASS, &st->pass_jar, hdr, sizeof hdr, wr_wall_ms() / 1000,
+                                 st->secure) < 0)
+        hdr[0] = '\0';
+    if (json) {
+        char body[256];
+        int n = snprintf(body, sizeof body,
+                         "{\"room\":\"%s\",\"state\":\"ended\",\"admitted\":false,\"position\":null,"
+                         "\"message\":\"Your turn in the shop has ended.\"}\n",
+                         r->cfg->name);
+        gw_req_respond(req, 200, hdr[0] ? hdr : NULL, "application/json", body, (size_t)n);
+        return;
+    }
+    static const char body[] =
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Your turn has ended</title>"
+        "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
+        "<h1>Your turn has ended</h1><p>Your time in the shop is over: the order was completed, or the "
+        "session ran out. If you still want tickets, <a href=\"/\">start again</a>; you will get a new place "
+        "in the queue.</p></body></html>\n";
+    gw_req_respond(req, 200, hdr[0] ? hdr : NULL, "text/html; charset=utf-8", body, sizeof body - 1);
+}

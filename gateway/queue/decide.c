@@ -10,7 +10,8 @@ gw_decision_t gw_decide(const gw_decide_in_t *in) {
         return d;
     }
     if (in->has_pass && !in->status_endpoint) {
-        d.act = GW_DO_PASS;
+        /* a revoked pass is refused even with Redis down: the gateway already knows the session ended */
+        d.act = in->pass_revoked ? GW_DO_ENDED : in->renew_due && in->connected ? GW_DO_RENEW : GW_DO_PASS;
         return d;
     }
     if (!in->fresh && in->fail_open && !in->status_endpoint) {

@@ -14,6 +14,8 @@
 typedef enum {
     GW_DO_ORIGIN,      /* to the origin: the room is closed (it lets traffic through) */
     GW_DO_PASS,        /* to the origin: an admitted visitor with a valid pass, no Redis */
+    GW_DO_RENEW,       /* a valid pass due for renewal: extend.lua first (Redis must confirm the session) */
+    GW_DO_ENDED,       /* a pass for a session that is over (revoked): told so, never the origin */
     GW_DO_FAIL_OPEN,   /* to the origin unqueued: Redis unreachable and the room's fail_open is on */
     GW_DO_WAIT,        /* the waiting answer, from the cached view: no Redis */
     GW_DO_JOIN,        /* join.lua: a new place, or (with_token) the token's place registered (again) */
@@ -29,6 +31,8 @@ typedef struct {
     bool connected;        /* the worker's Redis connection is up */
     bool fail_open;        /* the room's fail_open setting */
     bool has_pass;         /* a valid pass for this room */
+    bool pass_revoked;     /* ... whose session ended after it was issued (revoked.h) */
+    bool renew_due;        /* ... in the second half of its session, and able to grow */
     bool has_token;        /* a valid queue token for this room */
     uint64_t serial;       /* the token's serial; 0 = pre-queued or provisional */
     bool serial_left;      /* the view says that serial left the queue */

@@ -25,7 +25,7 @@ static void visitor_hex(const wr_token_t *t, char out[33]) {
 
 /* The request an answered call was for, the call record returned to the free list; NULL if the
  * request is over (the client went away, or the connection timed out) and the answer is dropped. */
-static gw_req_t *call_end(void *arg, gw_queue_t **qp) {
+gw_req_t *gw_gate_call_end(void *arg, gw_queue_t **qp) {
     gw_qcall_t *call = arg;
     gw_queue_t *q = *qp = call->q;
     gw_req_t *req = call->req;
@@ -59,7 +59,7 @@ static void op_waiting(gw_queue_t *q, gw_req_t *req, bool has_serial, uint64_t s
 static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_queue_t *q;
-    gw_req_t *req = call_end(arg, &q);
+    gw_req_t *req = gw_gate_call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -102,7 +102,7 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_queue_t *q;
-    gw_req_t *req = call_end(arg, &q);
+    gw_req_t *req = gw_gate_call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -130,7 +130,7 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_queue_t *q;
-    gw_req_t *req = call_end(arg, &q);
+    gw_req_t *req = gw_gate_call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -174,7 +174,7 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
 static void on_leave(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_queue_t *q;
-    gw_req_t *req = call_end(arg, &q);
+    gw_req_t *req = gw_gate_call_end(arg, &q);
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
@@ -208,7 +208,7 @@ static void eval(gw_room_t *r, wr_lua_script_t script, wr_redis_reply_cb cb, voi
 }
 
 /* A call record for the request's Redis call, from the free list; NULL if out of memory. */
-static gw_qcall_t *call_new(gw_queue_t *q, gw_req_t *req) {
+gw_qcall_t *gw_gate_call_new(gw_queue_t *q, gw_req_t *req) {
     gw_qcall_t *call = q->free_calls;
     if (call) {
         q->free_calls = call->next_free;
@@ -227,7 +227,7 @@ static gw_qcall_t *call_new(gw_queue_t *q, gw_req_t *req) {
 static void start_op(gw_queue_t *q, gw_req_t *req) {
     gw_qreq_t *op = gw_qreq(req);
     gw_room_t *r = op->room;
-    gw_qcall_t *call = call_new(q, req);
+    gw_qcall_t *call = gw_gate_call_new(q, req);
     if (!call) {
         if (op->kind == GW_OP_LEAVE || op->kind == GW_OP_PRELEAVE) {
             gw_req_respond(req, 503, NULL, "application/json", "{\"left\":false}\n", 15);
@@ -292,14 +292,16 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
                               r->keys.k[WR_KEY_LOG],
                               r->keys.k[WR_KEY_ENDED],
                               r->keys.k[WR_KEY_OWED],
+                              r->keys.k[WR_KEY_REVOKED],
                               serial,
                               vhex,
                               now,
                               session,
                               claim,
                               gwid,
-                              r->log_maxlen};
-        eval(r, WR_LUA_CLAIM, on_claim, call, 7, 14, argv);
+                              r->log_maxlen,
+                              r->pass_life_ms};
+        eval(r, WR_LUA_CLAIM, on_claim, call, 8, 16, argv);
     }
     }
 }
@@ -362,6 +364,10 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
     int64_t now_s = wr_wall_ms() / 1000;
     wr_token_t tok = {0}; /* read below only when a lookup found one, but never uninitialised */
     in.has_pass = !status_endpoint && gw_tokens_find(q, st, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok);
+    if (in.has_pass) {
+        in.pass_revoked = gw_revoked_refuses(&r->revoked, tok.serial, tok.issued_at);
+        in.renew_due = gw_session_renew_due(q, r, &tok, now_s);
+    }
     if (!status_endpoint)
         count_rejection(r, st->token_reason);
     if (!in.has_pass) {
@@ -380,6 +386,15 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
     case GW_DO_PASS:
         gw_session_begin(q, req, cfg, &tok, now_s);
         return false; /* admitted: no Redis, straight to the origin */
+    case GW_DO_RENEW:
+        gw_session_begin(q, req, cfg, &tok, now_s);
+        st->json = gw_accepts(hs, "application/json");
+        gw_session_renew(q, req, r); /* then on to the origin, once Redis confirms the session */
+        return true;
+    case GW_DO_ENDED:
+        gw_tokens_jar(q, hs, WR_TOKEN_PASS, cfg, now_s, &st->pass_jar);
+        gw_answer_ended(q, req, r, gw_accepts(hs, "application/json"));
+        return true;
     case GW_DO_FAIL_OPEN:
         GW_INC(&q->metrics, fail_open_passes);
         return false;

@@ -76,6 +76,8 @@ typedef struct {
     wr_token_t pass;                /* ... this one (release, renewal, grace: session.c) */
     bool pass_completion;           /* ... and asks for one of the room's completion paths */
     bool secure;                    /* cookies set for this request get Secure ([gateway] cookie_secure) */
+    bool renewed; /* set_cookie holds the pass renewed for this request (Redis confirmed the session) */
+    int64_t renew_end_s;
     int token_reason;  /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
     gw_jar_t pass_jar; /* other rooms' passes, when this request carried a pass (several rooms) */
     char set_cookie[GW_JAR_BYTES + 256]; /* a renewed or ended pass's Set-Cookie (session.c) */
@@ -123,6 +125,10 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *room, co
 void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *room);
 /* The request is over: a Redis call in flight for it finds nobody when it answers. */
 void gw_gate_orphan(gw_qreq_t *st);
+/* A call record for the request's Redis call (NULL: out of memory), and, in the reply's callback, the
+ * request it was for (NULL if it is over; the record goes back to the free list either way). */
+gw_qcall_t *gw_gate_call_new(gw_queue_t *q, gw_req_t *req);
+gw_req_t *gw_gate_call_end(void *arg, gw_queue_t **q);
 
 /* tokens.c: the visitor's tokens in their cookies, and the Set-Cookie lines for new ones. */
 bool gw_tokens_find(gw_queue_t *q, gw_qreq_t *st, const gw_hdrs_t *hs, const char *room, wr_token_type_t type,
@@ -153,6 +159,9 @@ typedef struct {
 void gw_answer_waiting(gw_queue_t *q, gw_req_t *req, gw_room_t *r, const gw_reply_t *rp);
 void gw_answer_admitted(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json, const char *set_cookie,
                         const char *redirect, size_t redirect_len);
+/* The buyer's pass is for a session that is over (released, completed, expired): they are told so,
+ * the pass cookie is deleted, and nothing goes to the origin. */
+void gw_answer_ended(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json);
 /* Whether any Accept header names the media type (a plain substring test: q-values are not weighed). */
 bool gw_accepts(const gw_hdrs_t *hs, const char *type);
 
@@ -160,6 +169,11 @@ bool gw_accepts(const gw_hdrs_t *hs, const char *type);
 /* The request carries a valid pass: remember it (and whether it asks for a completion path). */
 void gw_session_begin(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *room, const wr_token_t *pass,
                       int64_t now_s);
+/* The pass is in the second half of its session and may still grow (renewal on activity). */
+bool gw_session_renew_due(gw_queue_t *q, const gw_room_t *r, const wr_token_t *pass, int64_t now_s);
+/* Renews the pass only if Redis confirms the session live (extend.lua, the request held meanwhile);
+ * then the request goes on to the origin (gw_req_forward), or the buyer learns the session is over. */
+void gw_session_renew(gw_queue_t *q, gw_req_t *req, gw_room_t *r);
 /* The signed "Waitroom-Pass: ...\r\n" line for the origin when this request carries a valid pass and
  * [origin] pass_signing_key_file is set (else NULL); *len is its length. */
 const char *gw_session_pass_header(gw_queue_t *q, gw_req_t *req, size_t *len);

@@ -19,6 +19,7 @@ static void qreq_reset(gw_qreq_t *st) {
     st->pass_completion = false;
     st->token_reason = 0;
     st->secure = false;
+    st->renewed = false;
 }
 
 /* cookie_secure = auto: the request reached the load balancer over HTTPS, by a trusted

@@ -20,6 +20,7 @@
 #define GW_METRICS_ROOMS 64
 typedef struct {
     _Atomic uint64_t joins, polls, claims, releases, completions, graces, provisional;
+    _Atomic uint64_t renewals, ended_passes; /* renewals asked of Redis; revoked passes refused */
     _Atomic uint64_t token_malformed, token_forged, token_expired; /* cookies that held no valid token */
     _Atomic uint64_t origin_requests, origin_errors;
     wr_histo_t origin_latency; /* request sent -> response head, admitted visitors' requests */

@@ -36,24 +36,56 @@ static void restore(gw_room_t *r) {
     wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, NULL);
 }
 
-/* view.lua's answer: 10 figures, then the left serials */
-enum { GW_VIEW_FIXED = 10 };
+/* view.lua's answer: 10 figures, the last revocation id, n, n (serial, ms) pairs, then the left serials */
+enum { GW_VIEW_FIXED = 10, GW_VIEW_REVOKED_MAX = 5000 };
+
+/* Takes the new revocations in; returns the index of the first left serial, or 0 if malformed. */
+static size_t take_revocations(gw_room_t *r, const redisReply *rep) {
+    if (rep->elements < GW_VIEW_FIXED + 2 || rep->element[GW_VIEW_FIXED]->type != REDIS_REPLY_STRING ||
+        rep->element[GW_VIEW_FIXED]->len >= sizeof r->revoked_after ||
+        rep->element[GW_VIEW_FIXED + 1]->type != REDIS_REPLY_INTEGER)
+        return 0;
+    long long n = rep->element[GW_VIEW_FIXED + 1]->integer;
+    size_t first = GW_VIEW_FIXED + 2;
+    if (n < 0 || n > GW_VIEW_REVOKED_MAX || rep->elements < first + 2 * (size_t)n)
+        return 0;
+    uint64_t now = (uint64_t)wr_wall_ms();
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const redisReply *s = rep->element[first + 2 * i], *ms = rep->element[first + 2 * i + 1];
+        if (s->type != REDIS_REPLY_INTEGER || ms->type != REDIS_REPLY_INTEGER || s->integer <= 0 ||
+            ms->integer < 0)
+            continue;
+        if (gw_revoked_add(&r->revoked, (uint64_t)s->integer, (uint64_t)ms->integer, now) < 0)
+            WR_WARN("revoked passes table full: a revoked pass may be let through until it expires",
+                    "room=%s serial=%lld", r->cfg->name, s->integer);
+    }
+    memcpy(r->revoked_after, rep->element[GW_VIEW_FIXED]->str, rep->element[GW_VIEW_FIXED]->len);
+    r->revoked_after[rep->element[GW_VIEW_FIXED]->len] = '\0';
+    return first + 2 * (size_t)n;
+}
 
 static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
     r->refreshing = false;
-    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < GW_VIEW_FIXED)
+    if (r->owner->closing || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < GW_VIEW_FIXED + 2)
         return; /* Redis in trouble: the view ages, and gw_room_fresh says so */
-    size_t nleft = rep->elements - GW_VIEW_FIXED;
+    for (size_t i = 0; i < GW_VIEW_FIXED; i++)
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
+            return;
+    size_t first_left = take_revocations(r, rep);
+    if (!first_left)
+        return;
+    size_t nleft = rep->elements - first_left;
     uint64_t stack[256], *left = nleft <= 256 ? stack : malloc(nleft * sizeof *left);
     if (!left)
         return;
-    for (size_t i = 0; i < rep->elements; i++)
-        if (rep->element[i]->type != REDIS_REPLY_INTEGER || rep->element[i]->integer < 0)
+    for (size_t i = 0; i < nleft; i++) {
+        if (rep->element[first_left + i]->type != REDIS_REPLY_INTEGER ||
+            rep->element[first_left + i]->integer < 0)
             goto out;
-    for (size_t i = 0; i < nleft; i++)
-        left[i] = (uint64_t)rep->element[i + GW_VIEW_FIXED]->integer;
+        left[i] = (uint64_t)rep->element[first_left + i]->integer;
+    }
     r->inventory_left = rep->element[2]->integer - 1;
     r->sold_out = rep->element[3]->integer == 1;
     long long st = rep->element[4]->integer;
@@ -91,12 +123,21 @@ out:
 static void refresh(gw_room_t *r) {
     if (r->refreshing || !r->owner->redis.connected)
         return;
-    const char *argv[] = {r->keys.k[WR_KEY_BOUNDARY], r->keys.k[WR_KEY_SEQ],
-                          r->keys.k[WR_KEY_LEFT],     r->keys.k[WR_KEY_CTL],
-                          r->keys.k[WR_KEY_CFG],      r->keys.k[WR_KEY_ADMITTED],
-                          r->keys.k[WR_KEY_ACTIVE],   "100000"};
+    char max_revoked[16];
+    snprintf(max_revoked, sizeof max_revoked, "%d", GW_VIEW_REVOKED_MAX);
+    const char *argv[] = {r->keys.k[WR_KEY_BOUNDARY],
+                          r->keys.k[WR_KEY_SEQ],
+                          r->keys.k[WR_KEY_LEFT],
+                          r->keys.k[WR_KEY_CTL],
+                          r->keys.k[WR_KEY_CFG],
+                          r->keys.k[WR_KEY_ADMITTED],
+                          r->keys.k[WR_KEY_ACTIVE],
+                          r->keys.k[WR_KEY_REVOKED],
+                          "100000",
+                          r->revoked_after,
+                          max_revoked};
     r->refreshing = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 7, 8, argv, NULL);
+    wr_redis_eval(&r->owner->redis, WR_LUA_VIEW, on_view, r, 8, 11, argv, NULL);
 }
 
 /* ---- the fair draw of a scheduled room ---------------------------------------------------------- */
@@ -360,7 +401,10 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_qu
         r->session_ttl_override = 0;
         r->inventory_left = -1;
         r->inventory = -1;
+        gw_revoked_init(&r->revoked, (uint64_t)wr_room_pass_life_ms(r->cfg));
+        strcpy(r->revoked_after, "0");
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
+        snprintf(r->pass_life_ms, sizeof r->pass_life_ms, "%lld", (long long)wr_room_pass_life_ms(r->cfg));
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {
         rs->scripts[i].name = wr_lua_names[i];
@@ -397,6 +441,7 @@ void gw_rooms_free(gw_rooms_t *rs) {
         return;
     for (size_t i = 0; i < rs->n; i++) {
         gw_room_view_free(&rs->rooms[i].view);
+        gw_revoked_free(&rs->rooms[i].revoked);
         free(rs->rooms[i].hb);
     }
     free(rs->rooms);

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "gateway/queue/eta.h"
 #include "gateway/queue/queue.h"
+#include "gateway/queue/revoked.h"
 #include "gateway/queue/room_view.h"
 #include "common/signals.h"
 #include "lua_scripts.h"
@@ -35,8 +36,9 @@ typedef struct gw_rooms gw_rooms_t;
 typedef struct {
     gw_rooms_t *owner;
     const wr_room_cfg_t *cfg;
-    wr_room_keys_t keys; /* wr:{ROOM}:... (common/keys.h), as KEYS for the scripts */
-    char log_maxlen[24]; /* the room's audit stream cap, as an argument for the scripts */
+    wr_room_keys_t keys;   /* wr:{ROOM}:... (common/keys.h), as KEYS for the scripts */
+    char log_maxlen[24];   /* the room's audit stream cap, as an argument for the scripts */
+    char pass_life_ms[24]; /* wr_room_pass_life_ms: how long revocations are kept, as an argument */
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */
     char commitment[65], seed[65];
@@ -45,6 +47,8 @@ typedef struct {
     bool scheduling, opening;
     bool opened; /* open_at has passed and the pre-queue was drawn: the room counts as open */
     gw_room_view_t view;
+    gw_revoked_t revoked;   /* passes of sessions that ended (revoked.h), from wr:{R}:revoked */
+    char revoked_after[48]; /* the last revocation stream id read ("0": none yet) */
     gw_eta_t eta;
     bool refreshing;
     bool restoring;

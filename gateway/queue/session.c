@@ -52,13 +52,15 @@ static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char 
                               r->keys.k[WR_KEY_LOG],
                               r->keys.k[WR_KEY_ENDED],
                               r->keys.k[WR_KEY_OWED],
+                              r->keys.k[WR_KEY_REVOKED],
                               serial,
                               vhex,
                               now,
                               reason,
                               gwid,
-                              r->log_maxlen};
-        wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_fire_and_forget, "release", 4, 10, argv, NULL);
+                              r->log_maxlen,
+                              r->pass_life_ms};
+        wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_fire_and_forget, "release", 5, 12, argv, NULL);
         return;
     }
     snprintf(end, sizeof end, "%lld", (long long)new_end_ms);
@@ -66,6 +68,7 @@ static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char 
     const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
                           r->keys.k[WR_KEY_LOG],
                           r->keys.k[WR_KEY_OWED],
+                          r->keys.k[WR_KEY_ENDED],
                           serial,
                           vhex,
                           now,
@@ -74,7 +77,7 @@ static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char 
                           gwid,
                           r->log_maxlen,
                           code};
-    wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, on_fire_and_forget, "extend", 3, 11, argv, NULL);
+    wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, on_fire_and_forget, "extend", 4, 12, argv, NULL);
 }
 
 /* Ends, extends or renews the session of the pass this request carried; the header line for the client. */
@@ -93,41 +96,99 @@ static const char *pass_answered(gw_queue_t *q, gw_qreq_t *st, int status, bool 
             return "Set-Cookie: wr_p=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax\r\n";
         return st->set_cookie;
     }
-    int64_t end, ttl = gw_room_session_ttl(r);
-    const char *why;
-    if (status >= 500) {
-        if (cfg->grace_s <= 0)
-            return NULL;
-        /* the time the site failed the buyer is given back, but a run of failures cannot stretch the
-         * session further than a whole fresh session plus the grace from now */
-        end = p->expires_at + cfg->grace_s;
-        if (end > now_s + ttl + cfg->grace_s)
-            end = now_s + ttl + cfg->grace_s;
-        if (end <= p->expires_at) {
-            session_call(q, st, r, "grace", p->expires_at * 1000, status); /* still logged for support */
-            return NULL;
-        }
-        if (p->max_until < end)
-            p->max_until = end;
-        why = "grace";
-    } else {
-        /* renewal on activity: in the second half of the session, up to session_max_s after the claim */
-        if (p->expires_at - now_s > ttl / 2 || p->expires_at >= p->max_until)
-            return NULL;
-        end = now_s + ttl;
-        if (end > p->max_until)
-            end = p->max_until;
-        if (end <= p->expires_at)
-            return NULL;
-        why = "extended";
+    const char *renewed = st->renewed ? st->set_cookie : NULL; /* renewed before the request went on */
+    if (status < 500 || cfg->grace_s <= 0)
+        return renewed;
+    /* Grace: the time the site failed the buyer is given back, bounded: never past a whole fresh session
+     * plus the grace from now, and never past the session's last moment (max_until, session_max_s after
+     * the claim) plus one grace_s, however many failures come. max_until itself never moves. */
+    int64_t ttl = gw_room_session_ttl(r);
+    int64_t end = p->expires_at + cfg->grace_s;
+    if (end > now_s + ttl + cfg->grace_s)
+        end = now_s + ttl + cfg->grace_s;
+    if (end > p->max_until + cfg->grace_s)
+        end = p->max_until + cfg->grace_s;
+    if (end <= p->expires_at) {
+        session_call(q, st, r, "grace", p->expires_at * 1000, status); /* still logged for support */
+        return renewed;
     }
-    p->expires_at = end;
-    p->issued_at = now_s;
+    p->expires_at = end; /* issued_at stays: a grace is no proof the session is still live in Redis */
     if (gw_tokens_cookie(q, cfg->name, p, &st->pass_jar, st->set_cookie, sizeof st->set_cookie, now_s,
                          st->secure) < 0)
-        return NULL;
-    session_call(q, st, r, why, end * 1000, status >= 500 ? status : 0);
+        return renewed;
+    session_call(q, st, r, "grace", end * 1000, status);
     return st->set_cookie;
+}
+
+bool gw_session_renew_due(gw_queue_t *q, const gw_room_t *r, const wr_token_t *pass, int64_t now_s) {
+    (void)q;
+    int64_t ttl = gw_room_session_ttl(r);
+    return pass->expires_at - now_s <= ttl / 2 && pass->expires_at < pass->max_until;
+}
+
+/* extend.lua's answer to a renewal: the session is live (renewed, or its end stays) and the request goes
+ * on to the origin; or it is over and the buyer is told so; or Redis is in trouble and the request goes
+ * on with the pass it has. */
+static void on_renewed(wr_redis_t *redis, const redisReply *rep, void *arg) {
+    (void)redis;
+    gw_queue_t *q;
+    gw_req_t *req = gw_gate_call_end(arg, &q);
+    if (!req)
+        return;
+    gw_qreq_t *st = gw_qreq(req);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    if (rep && rep->type == REDIS_REPLY_INTEGER && v == -1) { /* over: -2 (Redis lost it) keeps the pass */
+        gw_answer_ended(q, req, st->room, st->json);
+        return;
+    }
+    if (v == 1) {
+        int64_t now_s = wr_wall_ms() / 1000;
+        wr_token_t p = st->pass;
+        p.expires_at = st->renew_end_s;
+        p.issued_at = now_s; /* Redis confirmed the session live now */
+        if (gw_tokens_cookie(q, st->pass_room->name, &p, &st->pass_jar, st->set_cookie, sizeof st->set_cookie,
+                             now_s, st->secure) == 0) {
+            st->pass = p;
+            st->renewed = true;
+        }
+    }
+    gw_req_forward(req);
+}
+
+void gw_session_renew(gw_queue_t *q, gw_req_t *req, gw_room_t *r) {
+    gw_qreq_t *st = gw_qreq(req);
+    int64_t now_s = wr_wall_ms() / 1000;
+    int64_t end = now_s + gw_room_session_ttl(r);
+    if (end > st->pass.max_until)
+        end = st->pass.max_until;
+    st->renew_end_s = end;
+    st->room = r;
+    gw_qcall_t *call = gw_gate_call_new(q, req);
+    if (!call) {
+        gw_req_forward(req);
+        return;
+    }
+    GW_ROOM_INC(r, renewals);
+    char vhex[33], serial[24], now[24], gwid[16], until[24];
+    sodium_bin2hex(vhex, sizeof vhex, st->pass.visitor, sizeof st->pass.visitor);
+    snprintf(serial, sizeof serial, "%llu", (unsigned long long)st->pass.serial);
+    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
+    snprintf(gwid, sizeof gwid, "w%d", q->worker);
+    snprintf(until, sizeof until, "%lld", (long long)end * 1000);
+    const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
+                          r->keys.k[WR_KEY_LOG],
+                          r->keys.k[WR_KEY_OWED],
+                          r->keys.k[WR_KEY_ENDED],
+                          serial,
+                          vhex,
+                          now,
+                          until,
+                          "extended",
+                          gwid,
+                          r->log_maxlen,
+                          "0"};
+    gw_req_hold(req, q->cfg->send_timeout_ms);
+    wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, on_renewed, call, 4, 12, argv, NULL);
 }
 
 const char *gw_session_pass_header(gw_queue_t *q, gw_req_t *req, size_t *len) {

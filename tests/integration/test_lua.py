@@ -10,6 +10,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from resp import LuaRoom, RedisError, RedisServer  # noqa: E402
 
+KEEP_MS = 86400000  # how long revocations are kept (the longest a pass lives)
 MAXLEN = 100000
 ABANDON_MS = 60000
 CLAIM_MS = 120000
@@ -44,12 +45,12 @@ class Room(LuaRoom):
             self.tick += 1
             tick = self.tick
         return self.ev("admit", ["seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch",
-                                 "active", "ended", "owed"],
-                       [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan])
+                                 "active", "ended", "owed", "revoked"],
+                       [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan, KEEP_MS])
 
     def claim(self, serial, now):
-        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed"],
-                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN])
+        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed", "revoked"],
+                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN, KEEP_MS])
 
     def admitted(self, n):
         """Visitors v1..vn join and poll at 1,000 ms and are admitted at once; returns admit's answer."""
@@ -64,10 +65,20 @@ class Room(LuaRoom):
         return [self.claim(s, 2000) for s in range(1, n + 1)]
 
     def release(self, serial, now, reason="released"):
-        return self.ev("release", ["active", "log", "ended", "owed"], [serial, "v%d" % serial, now, reason, "gw1", MAXLEN])
+        return self.ev("release", ["active", "log", "ended", "owed", "revoked"],
+                       [serial, "v%d" % serial, now, reason, "gw1", MAXLEN, KEEP_MS])
 
-    def view(self, max_left=1000):
-        return self.ev("view", ["boundary", "seq", "left", "ctl", "cfg", "admitted", "active"], [max_left])
+    def view(self, max_left=1000, revoked_after="0", max_revoked=5000):
+        return self.ev("view", ["boundary", "seq", "left", "ctl", "cfg", "admitted", "active", "revoked"],
+                       [max_left, revoked_after, max_revoked])
+
+    def revoked(self):
+        """The revocation stream: [(serial, ms)] in order."""
+        out = []
+        for _, fields in self.r.call("XRANGE", self.k("revoked"), "-", "+"):
+            f = dict(zip(fields[::2], fields[1::2]))
+            out.append((int(f[b"s"]), int(f[b"ms"])))
+        return out
 
     def boundary(self):
         return int(self.r.call("GET", self.k("boundary")) or 0)
@@ -155,13 +166,13 @@ class Scripts(unittest.TestCase):
         room.leave(8, 2200)
         room.leave(9, 2200)
         # boundary, seq, inventory + 1 (unknown), sold out (no), live state (none), admitted not claimed,
-        # active sessions, controller rate x 1000, live open_at (none), live session_ttl_s (none), leavers
-        # beyond the boundary
-        self.assertEqual(room.view(), [6, 10, 0, 0, 0, 5, 0, 0, 0, 0, 8, 9])  # admitted 5 (1-6 minus a leaver)
-        self.assertEqual(room.view(max_left=1), [6, 10, 0, 0, 0, 5, 0, 0, 0, 0, 8])
+        # active sessions, controller rate x 1000, live open_at (none), live session_ttl_s (none), the last
+        # revocation read ("0": none), new revocations (none), leavers beyond the boundary
+        self.assertEqual(room.view(), [6, 10, 0, 0, 0, 5, 0, 0, 0, 0, b"0", 0, 8, 9])  # admitted 5 (1-6 minus a leaver)
+        self.assertEqual(room.view(max_left=1), [6, 10, 0, 0, 0, 5, 0, 0, 0, 0, b"0", 0, 8])
         self.r.call("HSET", room.k("ctl"), "inventory", 0, "sold_out", 1, "rate_per_minute", "12.5")
         self.r.call("HSET", room.k("cfg"), "state", "paused", "open_at", 1800000000, "session_ttl_s", 120)
-        self.assertEqual(room.view(max_left=0), [6, 10, 1, 1, 3, 5, 0, 12500, 1800000000, 120])
+        self.assertEqual(room.view(max_left=0), [6, 10, 1, 1, 3, 5, 0, 12500, 1800000000, 120, b"0", 0])
 
     def test_abandoned_visitors_are_skipped_and_rejoin_first(self):
         room = self.room
@@ -201,7 +212,7 @@ class Scripts(unittest.TestCase):
         self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
 
     def extend(self, serial, now, end, reason="extended", status=0):
-        return self.room.ev("extend", ["active", "log", "owed"], [serial, "v%d" % serial, now, end, reason, "gw1", MAXLEN,
+        return self.room.ev("extend", ["active", "log", "owed", "ended"], [serial, "v%d" % serial, now, end, reason, "gw1", MAXLEN,
                                                           status])
 
     def test_session_end_spends_the_place(self):
@@ -218,6 +229,32 @@ class Scripts(unittest.TestCase):
         self.assertEqual(room.claim(2, 2000 + SESSION_MS + 2), [5, 0])
         # a repeated tick id returns the stored result, expiries included
         self.assertEqual(room.admit(0, 2000 + SESSION_MS + 1, tick=room.tick)[5], 2)
+
+    def test_every_session_end_is_revoked_and_read_incrementally(self):
+        """Released, completed, expired at a tick, run out at a claim, owed: each goes to wr:{R}:revoked,
+        and view.lua hands each gateway the ones after the last it read."""
+        room = self.room
+        room.in_session(4)
+        end = 2000 + SESSION_MS
+        room.release(1, 3000)
+        room.release(2, 3100, "completed")
+        self.extend(4, 3200, end, "grace", 502)  # owed: runs out, lets in again later, revoked all the same
+        room.admit(0, end + 1)  # 3 expired, 4 owed
+        self.assertEqual(room.revoked(), [(1, 3000), (2, 3100), (3, end + 1), (4, end + 1)])
+        v = room.view(max_left=0)
+        self.assertEqual(v[11], 4)
+        self.assertEqual(v[12:], [1, 3000, 2, 3100, 3, end + 1, 4, end + 1])
+        last = v[10]
+        self.assertEqual(room.view(max_left=0, revoked_after=last.decode())[10:12], [last, 0])  # nothing new
+        page = room.view(max_left=0, max_revoked=2)
+        self.assertEqual(page[11:], [2, 1, 3000, 2, 3100])  # paged
+        self.assertEqual(room.view(max_left=0, revoked_after=page[10].decode())[11:], [2, 3, end + 1, 4, end + 1])
+
+    def test_claim_after_expiry_is_revoked(self):
+        room = self.room
+        room.in_session(1)
+        self.assertEqual(room.claim(1, 2000 + SESSION_MS), [5, 0])
+        self.assertEqual(room.revoked(), [(1, 2000 + SESSION_MS)])
 
     def test_claim_after_expiry_before_tick(self):
         room = self.room
@@ -237,9 +274,10 @@ class Scripts(unittest.TestCase):
         # a grace that moves nothing is still logged: the origin failed this buyer
         self.assertEqual(self.extend(1, 3000, end, "grace", 502), 0)
         self.assertIn(("origin_error", 1), room.log())
-        # an ended session is not brought back
+        # an ended session is not brought back, and says so (-1: no pass may be renewed)
         room.release(1, 4000)
-        self.assertEqual(self.extend(1, 4001, end + 10000), 0)
+        self.assertEqual(self.extend(1, 4001, end + 10000), -1)
+        self.assertEqual(self.extend(2, 4001, end + 10000), -2)  # never known (Redis lost it): not renewed
         self.assertEqual(self.r.call("ZCARD", room.k("active")), 0)
 
     def test_owed_first_after_an_origin_failure(self):

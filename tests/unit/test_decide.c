@@ -38,6 +38,23 @@ static void test_closed_room_and_pass(void **state) {
     assert_int_equal(gw_decide(&in).act, GW_DO_WAIT); /* the status endpoint never passes */
 }
 
+static void test_revoked_and_renewed_passes(void **state) {
+    (void)state;
+    gw_decide_in_t in = open_room();
+    in.has_pass = true;
+    in.renew_due = true;
+    assert_int_equal(gw_decide(&in).act, GW_DO_RENEW); /* Redis must confirm the session first */
+    in.connected = false;
+    assert_int_equal(gw_decide(&in).act, GW_DO_PASS); /* Redis down: the pass it has still works */
+    in.pass_revoked = true;
+    assert_int_equal(gw_decide(&in).act, GW_DO_ENDED); /* known ended: refused even with Redis down */
+    in.connected = true;
+    in.renew_due = false;
+    assert_int_equal(gw_decide(&in).act, GW_DO_ENDED);
+    in.state = WR_ROOM_CLOSED;
+    assert_int_equal(gw_decide(&in).act, GW_DO_ORIGIN); /* a closed room lets everyone through */
+}
+
 static void test_fail_open(void **state) {
     (void)state;
     gw_decide_in_t in = open_room();
@@ -155,10 +172,15 @@ static void test_token_that_left(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_closed_room_and_pass), cmocka_unit_test(test_fail_open),
-        cmocka_unit_test(test_new_visitor),          cmocka_unit_test(test_scheduled_room),
-        cmocka_unit_test(test_serial_less_token),    cmocka_unit_test(test_token_with_place),
-        cmocka_unit_test(test_place_redis_lost),     cmocka_unit_test(test_token_that_left),
+        cmocka_unit_test(test_closed_room_and_pass),
+        cmocka_unit_test(test_revoked_and_renewed_passes),
+        cmocka_unit_test(test_fail_open),
+        cmocka_unit_test(test_new_visitor),
+        cmocka_unit_test(test_scheduled_room),
+        cmocka_unit_test(test_serial_less_token),
+        cmocka_unit_test(test_token_with_place),
+        cmocka_unit_test(test_place_redis_lost),
+        cmocka_unit_test(test_token_that_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
