@@ -88,6 +88,9 @@ typedef struct wr_config {
     char *key_file;
     char *admin_token_file;
     uint32_t max_connections;
+    uint64_t max_connections_per_ip;       /* 0 = off */
+    uint64_t join_limit_per_ip_per_minute; /* new places per client address; 0 = off */
+    uint64_t join_limit_per_minute;        /* new places in all, this process; 0 = off */
     uint64_t header_timeout_ms;
     uint64_t body_timeout_ms;
     uint64_t idle_timeout_ms;

@@ -226,13 +226,29 @@ int main(int argc, char **argv) {
     g.workers = calloc((size_t)g.nworkers, sizeof *g.workers);
     g.queues = calloc((size_t)g.nworkers, sizeof *g.queues);
     bool made = g.workers && g.queues;
-    gw_queue_shared_t shared = {
-        .cfg = cfg, .keys = &keys, .pass_sk = signing ? pass_sk : NULL, .pages = pages};
+    /* limits shared by every worker: joins per client address and in all, connections per address */
+    static wr_limit_t join_ip, join_all, conns_ip;
+    bool limit_join_ip = cfg->join_limit_per_ip_per_minute &&
+                         wr_rate_init(&join_ip, cfg->join_limit_per_ip_per_minute, 65536) == 0;
+    bool limit_join_all =
+        cfg->join_limit_per_minute && wr_rate_init(&join_all, cfg->join_limit_per_minute, 1) == 0;
+    bool limit_conns_ip =
+        cfg->max_connections_per_ip && wr_count_init(&conns_ip, cfg->max_connections_per_ip, 65536) == 0;
+    if ((cfg->join_limit_per_ip_per_minute && !limit_join_ip) ||
+        (cfg->join_limit_per_minute && !limit_join_all) || (cfg->max_connections_per_ip && !limit_conns_ip))
+        made = false;
+    gw_queue_shared_t shared = {.cfg = cfg,
+                                .keys = &keys,
+                                .pass_sk = signing ? pass_sk : NULL,
+                                .pages = pages,
+                                .join_ip = limit_join_ip ? &join_ip : NULL,
+                                .join_all = limit_join_all ? &join_all : NULL};
     for (int i = 0; made && i < g.nworkers; i++) {
         gw_worker_opts_t o = {.id = i,
                               .cfg = cfg,
                               .hooks = &gw_queue_hooks,
                               .total_conns = &g.total_conns,
+                              .conns_per_ip = limit_conns_ip ? &conns_ip : NULL,
                               .exited = &g.exited_async};
         made = (o.hooks_ctx = g.queues[i] = gw_queue_new(&shared, i)) && (g.workers[i] = gw_worker_new(&o));
     }
@@ -300,6 +316,9 @@ int main(int argc, char **argv) {
     }
     free(g.workers);
     free(g.queues);
+    wr_limit_free(&join_ip);
+    wr_limit_free(&join_all);
+    wr_limit_free(&conns_ip);
     wr_keyring_wipe(&keys);
     gw_pages_free(pages, cfg->nrooms);
     wr_config_free(cfg);

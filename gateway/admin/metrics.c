@@ -107,6 +107,9 @@ static void room_metrics(out_t *o, gw_queue_metrics_t *const *w, int n, const wr
          RM(graces)},
         {"waitroom_room_provisional_places_total", "counter", "Places given without Redis (provisional).",
          RM(provisional)},
+        {"waitroom_room_join_limited_total", "counter",
+         "New places refused with 429 by join_limit_per_ip_per_minute or join_limit_per_minute.",
+         RM(join_limited)},
         {"waitroom_room_renewals_total", "counter",
          "Passes due for renewal whose session Redis was asked to confirm (extend.lua).", RM(renewals)},
         {"waitroom_room_ended_passes_total", "counter",
@@ -179,6 +182,8 @@ long gw_metrics_render(gw_http_metrics_t *const *w, gw_queue_metrics_t *const *q
            SUM(conns_accepted));
     metric(&o, "waitroom_gateway_connections_rejected_total", "counter",
            "Client connections refused with 503 at max_connections.", SUM(conns_rejected));
+    metric(&o, "waitroom_gateway_connections_rejected_per_ip_total", "counter",
+           "Client connections refused with 503 at max_connections_per_ip.", SUM(conns_rejected_per_ip));
     put(&o, "# HELP waitroom_gateway_responses_total Responses sent to clients, by status class.\n"
             "# TYPE waitroom_gateway_responses_total counter\n");
     static const char *const cls[6] = {"aborted", "1xx", "2xx", "3xx", "4xx", "5xx"};

@@ -249,6 +249,8 @@ static void on_close(uv_handle_t *h) {
     gw_conn_t *c = h->data;
     if (--c->pending_closes)
         return;
+    if (c->ip_counted)
+        wr_count_release(c->w->conns_per_ip, c->client_ip, strlen(c->client_ip));
     if (c->blk)
         gw_cblock_put(c->w, c->blk);
     free(c);
@@ -763,6 +765,20 @@ void gw_conn_accept(gw_worker_t *w) {
             uv_ip4_name((struct sockaddr_in *)&ss, c->client_ip, sizeof c->client_ip);
         else if (ss.ss_family == AF_INET6)
             uv_ip6_name((struct sockaddr_in6 *)&ss, c->client_ip, sizeof c->client_ip);
+    }
+    if (w->conns_per_ip) {
+        if (!wr_count_acquire(w->conns_per_ip, c->client_ip, strlen(c->client_ip))) {
+            atomic_fetch_sub_explicit(w->total_conns, 1, memory_order_relaxed);
+            GW_INC(&w->metrics, conns_rejected_per_ip);
+            GW_INC(&w->metrics, responses_by_class[5]);
+            size_t len;
+            const char *resp = gw_http_error(503, &len);
+            uv_buf_t b = uv_buf_init((char *)resp, (unsigned)len);
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+            uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+            return;
+        }
+        c->ip_counted = 1;
     }
     gw_timer_init(&w->loop, &c->timer, on_timer, c);
     llhttp_init(&c->parser, HTTP_REQUEST, &w->req_settings);

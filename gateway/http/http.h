@@ -14,6 +14,7 @@
 #define GW_HTTP_H
 
 #include "common/histo.h"
+#include "common/ratelimit.h"
 #include "config/config.h"
 #include "gateway/http/headers.h"
 
@@ -31,6 +32,7 @@ typedef struct {
     _Atomic uint64_t conns_open;            /* gauge */
     _Atomic uint64_t conns_accepted;        /* counter */
     _Atomic uint64_t conns_rejected;        /* refused at max_connections */
+    _Atomic uint64_t conns_rejected_per_ip; /* refused at max_connections_per_ip */
     _Atomic uint64_t requests;              /* responses started, by class below */
     _Atomic uint64_t responses_by_class[6]; /* [1]..[5] = 1xx..5xx, [0] = aborted without a status */
     _Atomic uint64_t client_errors;         /* hostile or malformed requests refused */
@@ -128,6 +130,7 @@ typedef struct {
     const gw_hooks_t *hooks; /* NULL: a plain proxy */
     void *hooks_ctx;
     _Atomic uint32_t *total_conns; /* process-wide, for max_connections */
+    wr_limit_t *conns_per_ip;      /* process-wide max_connections_per_ip (common/ratelimit.h), NULL = off */
     uv_async_t *exited;            /* signalled when the worker's loop has finished */
 } gw_worker_opts_t;
 

@@ -177,6 +177,7 @@ struct gw_conn {
     unsigned waiting : 1;           /* queued in the pool */
     unsigned got_bytes : 1;         /* any byte of the current request arrived */
     unsigned hooked : 1;            /* on_request ran: on_end is owed */
+    unsigned ip_counted : 1;        /* holds one of its address's max_connections_per_ip */
     unsigned last_chunk : 1;        /* the parser stopped after the last chunk's size line */
     unsigned in_trailers : 1;       /* the request's trailer section is being read (and dropped) */
     unsigned processing : 1;        /* conn_process is on the stack */
@@ -199,6 +200,7 @@ struct gw_worker {
     gw_list_t conns;
     uint32_t nconns;
     _Atomic uint32_t *total_conns; /* process-wide, for max_connections */
+    wr_limit_t *conns_per_ip;      /* process-wide, NULL = off */
     bool stopping;
     bool listener_closed;
     uv_async_t *exited; /* worker → main: loop finished */

@@ -299,6 +299,7 @@ gw_worker_t *gw_worker_new(const gw_worker_opts_t *o) {
     w->hooks = o->hooks ? o->hooks : &no_hooks;
     w->hooks_ctx = o->hooks_ctx;
     w->total_conns = o->total_conns;
+    w->conns_per_ip = o->conns_per_ip;
     w->exited = o->exited;
     return w;
 }

@@ -52,7 +52,8 @@ void gw_gate_orphan(gw_qreq_t *st) {
 static void op_waiting(gw_queue_t *q, gw_req_t *req, bool has_serial, uint64_t serial,
                        const char *set_cookie) {
     gw_qreq_t *op = gw_qreq(req);
-    gw_reply_t rp = {op->json, has_serial, serial, set_cookie, op->redirect, op->redirect_len};
+    gw_reply_t rp = {op->json,     has_serial,       serial,         set_cookie,
+                     op->redirect, op->redirect_len, op->tok.visitor};
     gw_answer_waiting(q, req, op->room, &rp);
 }
 
@@ -233,7 +234,8 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
             gw_req_respond(req, 503, NULL, "application/json", "{\"left\":false}\n", 15);
             return;
         }
-        gw_reply_t rp = {op->json, op->tok.serial != 0, op->tok.serial, NULL, op->redirect, op->redirect_len};
+        gw_reply_t rp = {op->json,     op->tok.serial != 0, op->tok.serial, NULL,
+                         op->redirect, op->redirect_len,    op->tok.visitor};
         gw_answer_waiting(q, req, r, &rp);
         return;
     }
@@ -412,10 +414,14 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
                      .has_serial = d.placed,
                      .serial = tok.serial,
                      .back = back,
-                     .back_len = (size_t)bl};
+                     .back_len = (size_t)bl,
+                     .visitor = in.has_token ? tok.visitor : NULL};
     if (d.heartbeat)
         gw_room_heartbeat(r, tok.serial);
     const wr_token_t *mine = d.with_token ? &tok : NULL;
+    bool new_place = !mine && (d.act == GW_DO_JOIN || d.act == GW_DO_PREJOIN || d.act == GW_DO_PROVISIONAL);
+    if (new_place && !gw_gate_join_allowed(q, req, r, rp.json))
+        return true; /* 429: too many new places from this address, or in all */
     switch (d.act) {
     case GW_DO_JOIN:
         run_op(q, req, r, GW_OP_JOIN, &rp, mine);
@@ -445,7 +451,65 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
     }
 }
 
-void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg) {
+/* The client's address for limits: the peer, or behind a trusted load balancer the last
+ * X-Forwarded-For entry (the one that balancer added; earlier ones are the client's to invent). */
+static void client_address(const gw_queue_t *q, const gw_req_t *req, const char **ip, size_t *len) {
+    *ip = req->client_ip;
+    *len = strlen(req->client_ip);
+    if (!q->cfg->trust_forwarded)
+        return;
+    const gw_hdrs_t *hs = &req->hs;
+    for (size_t i = 0; i < hs->n; i++) { /* the last header, its last entry */
+        if (!gw_hdr_name_is(hs, i, "x-forwarded-for"))
+            continue;
+        const char *v = hs->base + hs->h[i].value_off;
+        size_t n = hs->h[i].value_len, s = n;
+        while (s > 0 && v[s - 1] != ',')
+            s--;
+        while (s < n && (v[s] == ' ' || v[s] == '\t'))
+            s++;
+        if (s < n) {
+            *ip = v + s;
+            *len = n - s;
+        }
+    }
+}
+
+bool gw_gate_join_allowed(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json) {
+    uint64_t now_us = uv_hrtime() / 1000, wait = 0;
+    if (q->join_ip) {
+        const char *ip;
+        size_t len;
+        client_address(q, req, &ip, &len);
+        wait = wr_rate_take(q->join_ip, ip, len, now_us);
+    }
+    if (!wait && q->join_all)
+        wait = wr_rate_take(q->join_all, "", 0, now_us);
+    if (!wait)
+        return true;
+    GW_ROOM_INC(r, join_limited);
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Retry-After: %llu\r\n", (unsigned long long)(wait + 999999) / 1000000);
+    if (json) {
+        char body[192];
+        int n = snprintf(body, sizeof body,
+                         "{\"room\":\"%s\",\"error\":\"too many new places from here: try again in a "
+                         "moment\",\"retry_after_s\":%llu}\n",
+                         r->cfg->name, (unsigned long long)(wait + 999999) / 1000000);
+        gw_req_respond(req, 429, hdr, "application/json", body, (size_t)n);
+        return false;
+    }
+    static const char body[] =
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Please wait a moment</title>"
+        "<body style=\"font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em\">"
+        "<h1>Please wait a moment</h1><p>Too many people joined the queue from your network just now. "
+        "Please try again in a few seconds: the queue is fair, and joining later than that costs you "
+        "nothing against the people joining now.</p></body></html>\n";
+    gw_req_respond(req, 429, hdr, "text/html; charset=utf-8", body, sizeof body - 1);
+    return false;
+}
+
+void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, bool need_proof) {
     gw_room_t *r = q->has_rooms ? gw_rooms_find(&q->rooms, cfg) : NULL;
     wr_token_t tok;
     if (!r ||
@@ -453,6 +517,17 @@ void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg) {
         static const char body[] = "{\"left\":false,\"error\":\"no place in this queue\"}\n";
         gw_req_respond(req, 400, NULL, "application/json", body, sizeof body - 1);
         return;
+    }
+    if (need_proof) { /* neither Sec-Fetch-Site nor Origin: only the buyer's own page knows the proof */
+        char want[GW_LEAVE_PROOF_HEX + 1];
+        size_t pl = 0;
+        const char *proof = gw_query_param(req->query, req->query_len, "proof", &pl);
+        gw_tokens_leave_proof(tok.visitor, want);
+        if (!proof || pl != GW_LEAVE_PROOF_HEX || sodium_memcmp(proof, want, GW_LEAVE_PROOF_HEX) != 0) {
+            static const char body[] = "{\"left\":false,\"error\":\"cross-site request refused\"}\n";
+            gw_req_respond(req, 403, NULL, "application/json", body, sizeof body - 1);
+            return;
+        }
     }
     bool json = gw_accepts(&req->hs, "application/json") || !gw_accepts(&req->hs, "text/html");
     /* a token without a serial: pre-queued (leave the pre-queue), or provisional (nothing in Redis) */

@@ -14,6 +14,7 @@
 #define GW_QUEUE_INTERNAL_H
 
 #include "common/passsig.h"
+#include "common/ratelimit.h"
 #include "common/token.h"
 #include "gateway/http/http.h"
 #include "gateway/queue/queue.h"
@@ -105,6 +106,7 @@ struct gw_queue {
     gw_passsig_cache_t *passsig_cache; /* [GW_PASSSIG_CACHE_SLOTS] when pass_sk is set */
     gw_qcall_t *free_calls;
     uint32_t nfree_calls;
+    wr_limit_t *join_ip, *join_all; /* the process's join limits (shared, thread-safe), NULL = off */
     gw_queue_metrics_t metrics;
 };
 
@@ -121,8 +123,11 @@ const char *gw_query_param(const char *query, size_t query_len, const char *name
  * after a Redis call), false when it goes to the origin. target: the URL to come back to (NULL: "/"). */
 bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *room, const char *target,
                      size_t target_len, bool status_endpoint);
+/* The join limits ([gateway] join_limit_per_ip_per_minute, join_limit_per_minute) let one more new place
+ * be made for this request; else the buyer got a 429 with Retry-After and false is returned. */
+bool gw_gate_join_allowed(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json);
 /* POST /__waitroom/leave: frees the visitor's place at once (leave.lua) and deletes the cookie. */
-void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *room);
+void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *room, bool need_proof);
 /* The request is over: a Redis call in flight for it finds nobody when it answers. */
 void gw_gate_orphan(gw_qreq_t *st);
 /* A call record for the request's Redis call (NULL: out of memory), and, in the reply's callback, the
@@ -143,6 +148,10 @@ int gw_tokens_cookie(gw_queue_t *q, const char *room, wr_token_t *t, const gw_ja
 /* Set-Cookie taking this room's token out: the other rooms' stay; none left deletes the cookie. */
 int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap, int64_t now_s,
                              bool secure);
+/* The leave proof for a visitor: 16 hex characters a third-party page cannot know (a hash of the
+ * visitor id, which only the buyer's HttpOnly cookie carries). */
+#define GW_LEAVE_PROOF_HEX 16
+void gw_tokens_leave_proof(const uint8_t visitor[16], char out[GW_LEAVE_PROOF_HEX + 1]);
 /* A token without a serial yet (provisional, or pre-queued), with its Set-Cookie. 0 or -1. */
 int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_jar_t *jar, char *hdr,
                           size_t cap, bool secure);
@@ -155,6 +164,7 @@ typedef struct {
     const char *set_cookie;
     const char *back; /* the sanitised URL the buyer asked for */
     size_t back_len;
+    const uint8_t *visitor; /* the visitor's id when known (the page's leave URL carries its proof) */
 } gw_reply_t;
 void gw_answer_waiting(gw_queue_t *q, gw_req_t *req, gw_room_t *r, const gw_reply_t *rp);
 void gw_answer_admitted(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json, const char *set_cookie,

@@ -67,10 +67,28 @@ static const wr_room_cfg_t *pick_room(gw_queue_t *q, gw_req_t *req) {
 }
 
 /* Same-origin only: a form on another site must not make a buyer leave (RFC 6454 Origin). */
+static bool same_origin(const gw_hdrs_t *hs);
+
+/* Where a leave may come from. A browser says which site sent it: Sec-Fetch-Site (every current
+ * browser) must be same-origin, and an Origin must name this host. A request with neither (an old
+ * browser, a plain HTML form without scripts in one, or a tool) must carry the proof only the buyer's
+ * own page knows (gw_tokens_leave_proof, in the page's leave URL): a third-party page cannot make a
+ * buyer leave. Returns 1 allowed, 0 allowed with a proof, -1 refused. */
+static int leave_origin(const gw_hdrs_t *hs) {
+    long f = gw_hdr_find(hs, "sec-fetch-site");
+    if (f >= 0 &&
+        !(hs->h[f].value_len == 11 && strncasecmp(hs->base + hs->h[f].value_off, "same-origin", 11) == 0))
+        return -1;
+    long o = gw_hdr_find(hs, "origin");
+    if (o < 0)
+        return f >= 0 ? 1 : 0;
+    return same_origin(hs) ? 1 : -1;
+}
+
 static bool same_origin(const gw_hdrs_t *hs) {
     long o = gw_hdr_find(hs, "origin"), h = gw_hdr_find(hs, "host");
     if (o < 0)
-        return true; /* no Origin: not a cross-site browser request (SameSite=Lax keeps the cookie out) */
+        return true;
     const char *ov = hs->base + hs->h[o].value_off;
     size_t ol = hs->h[o].value_len;
     const char *p = memchr(ov, ':', ol);
@@ -124,6 +142,7 @@ bool gw_page_handle(gw_queue_t *q, gw_req_t *req) {
     const char *path = req->path;
     size_t path_len = req->path_len;
     uint8_t method = req->method;
+    int from;
     size_t pl = sizeof GW_PAGE_PREFIX - 1;
     if (path_len < pl || memcmp(path, GW_PAGE_PREFIX, pl) != 0)
         return false;
@@ -139,12 +158,12 @@ bool gw_page_handle(gw_queue_t *q, gw_req_t *req) {
     if (rl == 5 && memcmp(rest, "leave", 5) == 0) {
         if (method != HTTP_POST) {
             json_error(req, 405, "use POST");
-        } else if (!same_origin(&req->hs)) {
+        } else if ((from = leave_origin(&req->hs)) < 0) {
             json_error(req, 403, "cross-site request refused");
         } else {
             const wr_room_cfg_t *room = pick_room(q, req);
             if (room)
-                gw_gate_leave(q, req, room);
+                gw_gate_leave(q, req, room, from == 0);
         }
         return true;
     }

@@ -151,6 +151,8 @@ gw_queue_t *gw_queue_new(const gw_queue_shared_t *shared, int worker) {
     q->keys = shared->keys;
     q->pass_sk = shared->pass_sk;
     q->pages = shared->pages;
+    q->join_ip = shared->join_ip;
+    q->join_all = shared->join_all;
     return q;
 }
 

@@ -7,6 +7,7 @@
 #define GW_QUEUE_H
 
 #include "common/histo.h"
+#include "common/ratelimit.h"
 #include "common/redis.h"
 #include "common/token.h"
 #include "config/config.h"
@@ -21,6 +22,7 @@
 typedef struct {
     _Atomic uint64_t joins, polls, claims, releases, completions, graces, provisional;
     _Atomic uint64_t renewals, ended_passes; /* renewals asked of Redis; revoked passes refused */
+    _Atomic uint64_t join_limited;           /* new places refused by the join limits (429) */
     _Atomic uint64_t token_malformed, token_forged, token_expired; /* cookies that held no valid token */
     _Atomic uint64_t origin_requests, origin_errors;
     wr_histo_t origin_latency; /* request sent -> response head, admitted visitors' requests */
@@ -47,6 +49,7 @@ typedef struct {
     const wr_keyring_t *keys;
     const uint8_t *pass_sk;
     const struct gw_page_room *pages;
+    wr_limit_t *join_ip, *join_all; /* the join limits, shared by every worker (thread-safe), NULL = off */
 } gw_queue_shared_t;
 
 extern const gw_hooks_t gw_queue_hooks;

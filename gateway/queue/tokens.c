@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "gateway/queue/cookie.h"
 
+#include <sodium.h>
 #include <string.h>
 
 typedef struct {
@@ -177,4 +178,15 @@ int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_j
     t->issued_at = now_s;
     t->expires_at = now_s + r->cfg->queue_token_ttl_s;
     return gw_tokens_cookie(q, r->cfg->name, t, jar, hdr, cap, now_s, secure);
+}
+
+void gw_tokens_leave_proof(const uint8_t visitor[16], char out[GW_LEAVE_PROOF_HEX + 1]) {
+    static const char ctx[] = "waitroom leave v1";
+    uint8_t h[GW_LEAVE_PROOF_HEX / 2];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const uint8_t *)ctx, sizeof ctx - 1);
+    crypto_generichash_update(&st, visitor, 16);
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(out, GW_LEAVE_PROOF_HEX + 1, h, sizeof h);
 }

@@ -341,6 +341,9 @@ long gw_page_render(const gw_page_room_t *page, const wr_room_cfg_t *room, const
         }
     }
     utc(updated, sizeof updated, s->now_s, "%H:%M:%S UTC");
+    char leave_url[sizeof page->leave_url + 32];
+    snprintf(leave_url, sizeof leave_url, "%s%s%s", page->leave_url, s->leave_proof ? "&proof=" : "",
+             s->leave_proof ? s->leave_proof : "");
     const char *vals[GW_PV_COUNT] = {
         [GW_PV_ROOM] = room->name,
         [GW_PV_STATE] = state,
@@ -354,7 +357,7 @@ long gw_page_render(const gw_page_room_t *page, const wr_room_cfg_t *room, const
         [GW_PV_OPEN_AT] = open_at,
         [GW_PV_COMMITMENT] = s->commitment ? s->commitment : "",
         [GW_PV_SEED] = s->seed ? s->seed : "",
-        [GW_PV_LEAVE_URL] = page->leave_url,
+        [GW_PV_LEAVE_URL] = leave_url,
         [GW_PV_PLACE_HIDDEN] = s->has_position ? "" : "hidden",
         [GW_PV_FAIR_HIDDEN] = s->commitment ? "" : "hidden",
         [GW_PV_SEED_HIDDEN] = s->seed ? "" : "hidden",

@@ -275,8 +275,9 @@ class Gateway:
         self.port, self.admin_port = free_port(), free_port()
         self.config = os.path.join(self.dir, "gw.ini")
         with open(self.config, "w") as f:
+            # every visitor of a test comes from 127.0.0.1: no join limit unless a test sets one
             f.write("[gateway]\nlisten = 127.0.0.1:%d\nadmin_listen = 127.0.0.1:%d\nworkers = %d\n"
-                    "log_level = debug\n%s\n[origin]\nurl = %s\n%s\n%s\n"
+                    "log_level = debug\njoin_limit_per_ip_per_minute = 0\n%s\n[origin]\nurl = %s\n%s\n%s\n"
                     % (self.port, self.admin_port, workers, extra_gateway, origin_url, extra_origin, rooms))
         self.log = open(os.path.join(self.dir, "gw.log"), "w+")
         self.proc = subprocess.Popen([GATEWAY, "-c", self.config], stdout=self.log, stderr=subprocess.STDOUT)
@@ -475,6 +476,11 @@ class Visitor:
                 name, rest = v.split("=", 1)
                 self.cookies[name] = rest.split(";", 1)[0]
         return r
+
+    def leave(self, room="sale"):
+        """POST /__waitroom/leave as the buyer's own page does in a browser (which says where it comes from)."""
+        return self.get("/__waitroom/leave?room=%s" % room, method="POST", json_=True,
+                        extra="Origin: http://shop\r\nSec-Fetch-Site: same-origin\r\n")
 
 
 ADMIT_KEYS = ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch", "active", "ended", "owed",

@@ -441,7 +441,7 @@ class AdminApi(unittest.TestCase):
         self.assertEqual([e["serial"] for e in page2["events"]], ["3", "4"])
         # one visitor's story, including events that name only their serial
         vid = joins[2]["visitor"]
-        vs[2].get("/__waitroom/leave?room=sale", method="POST", json_=True)
+        vs[2].leave()
         r.call("XADD", "wr:{sale}:log", "*", "ev", "admitted", "serial", "3", "gw", "test", "ms", "1")
         r.call("XADD", "wr:{sale}:log", "*", "ev", "admitted", "serial", "4", "gw", "test", "ms", "1")
         st, _, mine = get_json(gw.admin_port, "/v1/rooms/sale/log?visitor=" + vid)

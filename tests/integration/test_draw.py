@@ -232,7 +232,7 @@ class Gatewayed(unittest.TestCase):
             self.assertIn(b"It opens at " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(opens)).encode(), page)
             self.assertIn(commitment.encode(), page)
             # one leaves the pre-queue; a status poll without a token makes no place
-            res = vs[5].get("/__waitroom/leave?room=sale", method="POST", json_=True)
+            res = vs[5].leave()
             self.assertEqual(json.loads(res.body), {"left": True})
             Visitor(gw.port).get("/__waitroom/status?room=sale")
             self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 5)

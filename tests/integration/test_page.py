@@ -171,7 +171,7 @@ class Page(unittest.TestCase):
             w.get("/checkout", json_=True)
             w.get("/merch", json_=True)
             pos = json.loads(w.get("/merch", json_=True).body)["position"]
-            r = w.get("/__waitroom/leave?room=sale", method="POST", json_=True)
+            r = w.leave()
             self.assertEqual(json.loads(r.body), {"left": True})
             self.assertNotEqual(w.cookies.get("wr_q", ""), "")
             self.assertEqual(json.loads(w.get("/merch", json_=True).body)["position"], pos)

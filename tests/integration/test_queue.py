@@ -1,6 +1,7 @@
 """The queue end to end against a real redis-server: join, exact positions, multi-tab, claim, pass,
 proxying with the pass. Admission is done here with the same admit.lua the controller will call."""
 import json
+import re
 import os
 import signal
 import sys
@@ -166,6 +167,28 @@ class Queue(RoomTest):
         doc = json.loads(v.get("/checkout", json_=True).body)
         self.assertEqual(doc["state"], "waiting")
         self.assertNotEqual(v.cookies["wr_q"], "A" * 123)
+
+    def test_a_third_party_page_cannot_make_a_buyer_leave(self):
+        """Issue 13: Sec-Fetch-Site is checked too, and a request with neither it nor Origin (an old browser,
+        a tool) needs the proof that only the buyer's own waiting page carries."""
+        self.clear_queue()
+        a, b = Visitor(self.gw.port), Visitor(self.gw.port)
+        a.get("/checkout", json_=True)
+        b.get("/checkout", json_=True)
+        for extra in ("Sec-Fetch-Site: cross-site\r\n", "Sec-Fetch-Site: same-site\r\n",
+                      "Origin: http://shop\r\nSec-Fetch-Site: cross-site\r\n", ""):
+            with self.subTest(extra):
+                self.assertEqual(a.get("/__waitroom/leave?room=sale", method="POST", extra=extra).status, 403)
+        self.assertEqual(a.get("/__waitroom/leave?room=sale&proof=0123456789abcdef", method="POST").status, 403)
+        page = a.get("/checkout").body.decode()
+        proof = re.search(r"proof=([0-9a-f]{16})", page).group(1)
+        other = re.search(r"proof=([0-9a-f]{16})", b.get("/checkout").body.decode()).group(1)
+        self.assertNotEqual(proof, other)  # each buyer's own
+        self.assertEqual(a.get("/__waitroom/leave?room=sale&proof=" + other, method="POST").status, 403)
+        r = a.get("/__waitroom/leave?room=sale&proof=" + proof, method="POST")
+        self.assertEqual(r.status, 200)
+        r = b.get("/__waitroom/leave?room=sale", method="POST", extra="Sec-Fetch-Site: same-origin\r\n")
+        self.assertEqual(r.status, 200)
 
     def test_leave_frees_the_place_at_once(self):
         self.clear_queue()

@@ -46,7 +46,7 @@ class Wrctl(unittest.TestCase):
         for v in vs.values():
             v.get("/checkout", json_=True)
         # E gives up before the sale moves
-        vs["E"].get("/__waitroom/leave?room=sale", method="POST", json_=True)
+        vs["E"].leave()
         rc, out, _ = self.wrctl("status")
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"sale\s+open\s+fixed\s+0\s+0")
