@@ -542,6 +542,7 @@ static int room_key(parser_t *p, const char *key, const char *val) {
     ROOM_I64("session_max_s", session_max_s, 7 * 86400)
     ROOM_I64("grace_s", grace_s, 3600)
     ROOM_I64("log_max_entries", log_max_entries, 100000000)
+    ROOM_I64("prequeue_max", prequeue_max, 100000000)
 #undef ROOM_I64
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
@@ -625,6 +626,7 @@ static int open_section(parser_t *p, const char *name) {
     r->session_max_s = 0; /* default: 3 x session_ttl_s, at least an hour (set in check_room) */
     r->grace_s = 120;
     r->log_max_entries = 2000000;
+    r->prequeue_max = 1000000;
     r->likely_sold_out_factor = 1.0;
     p->room = r;
     return 0;

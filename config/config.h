@@ -65,6 +65,7 @@ typedef struct {
     bool fail_open;                /* Redis unreachable: let everyone through instead of holding the queue */
     char *page_template;           /* waiting page template file, or NULL for the built-in page */
     int64_t log_max_entries;       /* audit stream cap (approximate, Redis MAXLEN ~) */
+    int64_t prequeue_max;          /* most visitors in a scheduled room's pre-queue; beyond: first-come */
     double likely_sold_out_factor; /* position > tickets left x this: "likely sold out" for the buyer */
 } wr_room_cfg_t;
 

@@ -45,6 +45,7 @@ void gw_answer_waiting(gw_queue_t *q, gw_req_t *req, gw_room_t *r, const gw_repl
             .shuffle_commitment = r->commitment[0] ? r->commitment : NULL,
             .shuffle_seed = r->opened && r->seed[0] ? r->seed : NULL,
             .likely_sold_out = likely_sold_out,
+            .prequeue_full = rp->prequeue_full && !strcmp(state, "scheduled"),
             .open_at = !strcmp(state, "scheduled") ? gw_room_open_at(r) : 0,
         };
         char body[1024];
@@ -63,6 +64,7 @@ void gw_answer_waiting(gw_queue_t *q, gw_req_t *req, gw_room_t *r, const gw_repl
         gw_tokens_leave_proof(rp->visitor, proof);
     gw_page_state_t ps = {
         .leave_proof = rp->visitor ? proof : NULL,
+        .prequeue_full = rp->prequeue_full,
         .state = state,
         .has_position = placed,
         .ahead = ahead,

@@ -26,7 +26,7 @@ gw_decision_t gw_decide(const gw_decide_in_t *in) {
             if (in->state != WR_ROOM_SCHEDULED && in->fresh && in->connected)
                 d.act = GW_DO_JOIN;
             else if (in->state == WR_ROOM_SCHEDULED && in->connected && in->draw_known &&
-                     (!in->prequeued || in->issued_s <= in->draw_s))
+                     !in->prequeue_full && (!in->prequeued || in->issued_s <= in->draw_s))
                 /* provisional, or pre-queued under a seed Redis has since lost: tokens carry whole
                  * seconds, so one issued in the new seed's second is put in again too (prequeue.lua
                  * does nothing twice, and the re-issued token soon postdates the seed) */

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t serial;       /* the token's serial; 0 = pre-queued or provisional */
     bool serial_left;      /* the view says that serial left the queue */
     bool prequeued;        /* a serial-less token marked as in the pre-queue (max_until = 1) */
+    bool prequeue_full;    /* ... or as turned away by a full pre-queue (max_until = 2): first-come later */
     int64_t issued_s;      /* the token's issue time */
     bool draw_known;       /* a scheduled room's draw commitment is known */
     int64_t draw_s;        /* when the current draw's seed was drawn */

@@ -52,8 +52,8 @@ void gw_gate_orphan(gw_qreq_t *st) {
 static void op_waiting(gw_queue_t *q, gw_req_t *req, bool has_serial, uint64_t serial,
                        const char *set_cookie) {
     gw_qreq_t *op = gw_qreq(req);
-    gw_reply_t rp = {op->json,     has_serial,       serial,         set_cookie,
-                     op->redirect, op->redirect_len, op->tok.visitor};
+    gw_reply_t rp = {op->json,     has_serial,       serial,          set_cookie,
+                     op->redirect, op->redirect_len, op->tok.visitor, op->prequeue_full};
     gw_answer_waiting(q, req, op->room, &rp);
 }
 
@@ -108,19 +108,22 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
         return;
     gw_qreq_t *op = gw_qreq(req);
     long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -3;
-    if (v == -1) { /* another gateway opened the room a moment ago: an ordinary join */
-        op->room->opened = true;
+    if (v == -1 || v == -4) { /* opened, or its draw has begun: an ordinary join, after the pre-queue */
+        if (v == -1)
+            op->room->opened = true; /* (a draw in progress leaves the room scheduled until it is done) */
         op->kind = GW_OP_JOIN;
         start_op(q, req);
         return;
     }
     if (v == -2)
         op->room->schedule_checked_ms = 0; /* Redis lost the seed: a new one is drawn at the next tick */
-    /* In the pre-queue (max_until = 1 marks it), or not yet (Redis trouble): then a token without that
-     * mark, and the visitor is pre-queued on their next request. */
-    op->tok.max_until = v == 0 ? 1 : 0;
+    /* In the pre-queue (max_until = 1 marks it), the pre-queue full (2: first-come at the opening, with
+     * no Redis call until then), or not yet (Redis trouble): then a token without a mark, and the
+     * visitor is pre-queued on their next request. */
+    op->tok.max_until = v == 0 ? 1 : v == -3 ? 2 : 0;
     char hdr[GW_JAR_BYTES + 256];
-    bool set = v == 0 || !op->had_token;
+    bool set = v == 0 || v == -3 || !op->had_token;
+    op->prequeue_full = v == -3;
     op_waiting(q, req, false, 0,
                set && gw_tokens_provisional(q, op->room, &op->tok, &op->jar_q, hdr, sizeof hdr, op->secure) ==
                            0
@@ -234,8 +237,8 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
             gw_req_respond(req, 503, NULL, "application/json", "{\"left\":false}\n", 15);
             return;
         }
-        gw_reply_t rp = {op->json,     op->tok.serial != 0, op->tok.serial, NULL,
-                         op->redirect, op->redirect_len,    op->tok.visitor};
+        gw_reply_t rp = {op->json,     op->tok.serial != 0, op->tok.serial,  NULL,
+                         op->redirect, op->redirect_len,    op->tok.visitor, false};
         gw_answer_waiting(q, req, r, &rp);
         return;
     }
@@ -280,8 +283,9 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
                               now,
                               gwid,
                               r->log_maxlen,
-                              op->kind == GW_OP_PREJOIN ? "join" : "leave"};
-        eval(r, WR_LUA_PREQUEUE, op->kind == GW_OP_PREJOIN ? on_prejoin : on_leave, call, 3, 8, argv);
+                              op->kind == GW_OP_PREJOIN ? "join" : "leave",
+                              r->prequeue_max};
+        eval(r, WR_LUA_PREQUEUE, op->kind == GW_OP_PREJOIN ? on_prejoin : on_leave, call, 3, 9, argv);
         break;
     }
     default: {
@@ -378,6 +382,7 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
             in.serial = tok.serial;
             in.serial_left = tok.serial && gw_room_view_has_left(&r->view, tok.serial);
             in.prequeued = tok.max_until == 1;
+            in.prequeue_full = tok.max_until == 2;
             in.issued_s = tok.issued_at;
         }
     }
@@ -415,7 +420,8 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
                      .serial = tok.serial,
                      .back = back,
                      .back_len = (size_t)bl,
-                     .visitor = in.has_token ? tok.visitor : NULL};
+                     .visitor = in.has_token ? tok.visitor : NULL,
+                     .prequeue_full = in.has_token && in.prequeue_full};
     if (d.heartbeat)
         gw_room_heartbeat(r, tok.serial);
     const wr_token_t *mine = d.with_token ? &tok : NULL;

@@ -77,6 +77,7 @@ typedef struct {
     wr_token_t pass;                /* ... this one (release, renewal, grace: session.c) */
     bool pass_completion;           /* ... and asks for one of the room's completion paths */
     bool secure;                    /* cookies set for this request get Secure ([gateway] cookie_secure) */
+    bool prequeue_full;             /* the op's answer: the pre-queue was full */
     bool renewed; /* set_cookie holds the pass renewed for this request (Redis confirmed the session) */
     int64_t renew_end_s;
     int token_reason;  /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
@@ -165,6 +166,7 @@ typedef struct {
     const char *back; /* the sanitised URL the buyer asked for */
     size_t back_len;
     const uint8_t *visitor; /* the visitor's id when known (the page's leave URL carries its proof) */
+    bool prequeue_full;     /* turned away by a full pre-queue: first-come at the opening */
 } gw_reply_t;
 void gw_answer_waiting(gw_queue_t *q, gw_req_t *req, gw_room_t *r, const gw_reply_t *rp);
 void gw_answer_admitted(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json, const char *set_cookie,

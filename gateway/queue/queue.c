@@ -20,6 +20,7 @@ static void qreq_reset(gw_qreq_t *st) {
     st->token_reason = 0;
     st->secure = false;
     st->renewed = false;
+    st->prequeue_full = false;
 }
 
 /* cookie_secure = auto: the request reached the load balancer over HTTPS, by a trusted

@@ -192,6 +192,8 @@ static void schedule(gw_room_t *r, uint64_t wall_ms) {
     sodium_memzero(seed_hex, sizeof seed_hex);
 }
 
+static void open_room(gw_room_t *r, uint64_t wall_ms);
+
 static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
     (void)redis;
     gw_room_t *r = arg;
@@ -200,6 +202,10 @@ static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
         rep->element[0]->type != REDIS_REPLY_INTEGER || rep->element[1]->type != REDIS_REPLY_INTEGER) {
         if (rep && rep->type == REDIS_REPLY_ERROR)
             WR_WARN("opening refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
+        return;
+    }
+    if (rep->element[0]->integer == -2) { /* the draw goes on: the next slice at once */
+        open_room(r, (uint64_t)wr_wall_ms());
         return;
     }
     if (rep->element[0]->integer < 0)
@@ -225,12 +231,14 @@ static void open_room(gw_room_t *r, uint64_t wall_ms) {
                           r->keys.k[WR_KEY_SEEN],
                           r->keys.k[WR_KEY_PRESORTED],
                           r->keys.k[WR_KEY_CFG],
+                          r->keys.k[WR_KEY_LEFT],
                           now,
                           "gw",
                           r->log_maxlen,
-                          at};
+                          at,
+                          GW_ROOM_DRAW_SLICE};
     r->opening = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 7, 11, argv, NULL);
+    wr_redis_eval(&r->owner->redis, WR_LUA_OPEN, on_opened, r, 8, 13, argv, NULL);
 }
 
 static void draw(gw_room_t *r, uint64_t wall_ms) {
@@ -404,6 +412,7 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_qu
         gw_revoked_init(&r->revoked, (uint64_t)wr_room_pass_life_ms(r->cfg));
         strcpy(r->revoked_after, "0");
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
+        snprintf(r->prequeue_max, sizeof r->prequeue_max, "%lld", (long long)r->cfg->prequeue_max);
         snprintf(r->pass_life_ms, sizeof r->pass_life_ms, "%lld", (long long)wr_room_pass_life_ms(r->cfg));
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {

@@ -25,6 +25,7 @@
 #define GW_ROOM_VIEW_MAX_LEFT 100000
 #define GW_ROOM_SCHEDULE_CHECK_MS 5000 /* a scheduled room checks its draw's seed is still in Redis */
 #define GW_ROOM_STALE_MS 2000
+#define GW_ROOM_DRAW_SLICE "2000" /* visitors drawn per open.lua call: a few ms of Redis each */
 #define GW_ROOM_SIGNAL_MS                                                                                    \
     1000 /* origin signals published this often (wr-admission treats > 3 s as stale) */ /* a view older than \
                                                                                            this is not       \
@@ -39,6 +40,7 @@ typedef struct {
     wr_room_keys_t keys;   /* wr:{ROOM}:... (common/keys.h), as KEYS for the scripts */
     char log_maxlen[24];   /* the room's audit stream cap, as an argument for the scripts */
     char pass_life_ms[24]; /* wr_room_pass_life_ms: how long revocations are kept, as an argument */
+    char prequeue_max[24]; /* the pre-queue's cap, as an argument */
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */
     char commitment[65], seed[65];

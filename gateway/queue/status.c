@@ -54,6 +54,8 @@ long gw_status_json(const gw_status_t *s, char *out, size_t cap) {
     else
         wr_buf_puts(&w, "null");
     wr_buf_puts(&w, s->likely_sold_out ? ",\"likely_sold_out\":true" : ",\"likely_sold_out\":false");
+    if (s->prequeue_full)
+        wr_buf_puts(&w, ",\"prequeue_full\":true");
     wr_buf_puts(&w, ",\"shuffle_commitment\":");
     if (s->shuffle_commitment)
         str(&w, s->shuffle_commitment, strlen(s->shuffle_commitment));

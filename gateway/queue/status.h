@@ -26,6 +26,7 @@ typedef struct {
     const char *redirect; /* NULL: "redirect":null */
     size_t redirect_len;
     bool likely_sold_out;
+    bool prequeue_full; /* true: "prequeue_full":true (a scheduled room's pre-queue was full: first-come) */
     const char *shuffle_commitment; /* hex, or NULL */
     const char *shuffle_seed;       /* hex once revealed, else NULL (then the key is left out) */
     int64_t open_at;                /* > 0: the opening time in force (scheduled rooms), else left out */

@@ -173,7 +173,7 @@ int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_j
     int64_t now_s = wr_wall_ms() / 1000;
     t->type = WR_TOKEN_QUEUE;
     t->serial = 0;
-    if (t->max_until != 1)
+    if (t->max_until != 1 && t->max_until != 2) /* the pre-queue marks: in it, or it was full */
         t->max_until = 0;
     t->issued_at = now_s;
     t->expires_at = now_s + r->cfg->queue_token_ttl_s;

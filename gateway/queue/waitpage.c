@@ -40,6 +40,9 @@ static const struct {
     {"scheduled", "The sale has not opened yet",
      "You are in the pre-queue. At the opening everyone in it gets a place drawn at random, so there "
      "is no need to arrive early or to refresh."},
+    {"prequeue_full", "The sale has not opened yet",
+     "The pre-queue is full. Keep this page open: at the opening you join the queue in order of arrival, "
+     "after everyone drawn from the pre-queue."},
     {"paused", "The sale is paused",
      "Nobody is being let in for now. You keep your place, and the queue moves again when the sale "
      "resumes."},
@@ -312,7 +315,8 @@ long gw_page_render(const gw_page_room_t *page, const wr_room_cfg_t *room, const
     if (!strcmp(state, "waiting") && !s->has_position)
         state = "joining";
     const char *headline, *message;
-    gw_page_texts(state, &headline, &message);
+    gw_page_texts(s->prequeue_full && !strcmp(state, "scheduled") ? "prequeue_full" : state, &headline,
+                  &message);
     char msg[768], position[24] = "", ahead[40] = "", eta[160] = "", updated[40], open_at[48] = "";
     snprintf(msg, sizeof msg, "%s", message);
     if (!strcmp(state, "scheduled") && s->open_at > 0) {
@@ -359,7 +363,7 @@ long gw_page_render(const gw_page_room_t *page, const wr_room_cfg_t *room, const
         [GW_PV_SEED] = s->seed ? s->seed : "",
         [GW_PV_LEAVE_URL] = leave_url,
         [GW_PV_PLACE_HIDDEN] = s->has_position ? "" : "hidden",
-        [GW_PV_FAIR_HIDDEN] = s->commitment ? "" : "hidden",
+        [GW_PV_FAIR_HIDDEN] = s->commitment && !s->prequeue_full ? "" : "hidden",
         [GW_PV_SEED_HIDDEN] = s->seed ? "" : "hidden",
         [GW_PV_LEAVE_HIDDEN] = s->can_leave ? "" : "hidden",
         [GW_PV_SCRIPT] = "",

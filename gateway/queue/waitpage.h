@@ -89,6 +89,7 @@ typedef struct {
     int64_t now_s;
     const char *commitment, *seed; /* hex or NULL */
     const char *leave_proof;       /* hex (queue/tokens.c), for the leave URL; NULL = none */
+    bool prequeue_full;            /* scheduled, but the pre-queue was full: first-come at the opening */
     const char *back;              /* the sanitised URL the buyer asked for */
     size_t back_len;
 } gw_page_state_t;

@@ -55,7 +55,7 @@
     }
     if (doc.likely_sold_out) extra = d.likely_sold_out;
     if (state === 'waiting' && doc.position == null) state = 'joining';
-    say(state, extra);
+    say(state === 'scheduled' && doc.prequeue_full ? 'prequeue_full' : state, extra);
     var placed = doc.position != null;
     show('wr-place', placed);
     show('wr-leave', placed || state === 'scheduled');

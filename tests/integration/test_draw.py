@@ -36,10 +36,18 @@ class Draw(LuaRoom):
         return self.ev("schedule", ["shuffle", "log"], [seed, commitment, 1000, "gw1", MAXLEN])
 
     def prequeue(self, visitor, op="join"):
-        return self.ev("prequeue", ["pre", "shuffle", "log"], [visitor, 1000, "gw1", MAXLEN, op])
+        return self.ev("prequeue", ["pre", "shuffle", "log"], [visitor, 1000, "gw1", MAXLEN, op, self.max])
+
+    max = 1000000  # the pre-queue's cap
+    slice = 100000  # visitors drawn per open.lua call
 
     def open(self, now=5000):
-        return self.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted", "cfg"], [now, "gw1", MAXLEN, 0])
+        """Runs the draw to its end (open.lua answers -2 while slices remain); returns its last answer."""
+        while True:
+            res = self.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted", "cfg", "left"],
+                          [now, "gw1", MAXLEN, 0, self.slice])
+            if res[0] != -2:
+                return res
 
     def join(self, visitor):
         return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, 6000, "gw1", 0, MAXLEN])
@@ -121,6 +129,38 @@ class Scripts(unittest.TestCase):
         self.assertEqual(self.r.call("EXISTS", d.k("pre")), 0)
         seen = self.r.call("BITFIELD", d.k("seen"), "GET", "u16", "#2", "GET", "u16", "#7")
         self.assertTrue(all(v > 0 for v in seen))  # drawn visitors count as seen at the opening
+
+    def test_draw_in_slices_and_a_capped_prequeue(self):
+        """Issue 13: the draw runs in slices (Redis is never blocked long, however big the pre-queue), gives
+        the same order as in one go, lets nobody into the pre-queue once it has begun, and skips the
+        serials of visitors who left during it; the pre-queue has a cap."""
+        one, sliced = Draw(self.r, "one"), Draw(self.r, "sliced")
+        sliced.slice = 2
+        sliced.max = one.max = 8
+        seed = seed_of(7)
+        for d in (one, sliced):
+            d.schedule(seed)
+            for i in range(1, 10):
+                self.assertEqual(d.prequeue(vid(i)), 0 if i <= 8 else -3)  # the 9th: full
+            self.assertEqual(d.prequeue(vid(3)), 0)  # already in: a second tab is fine when full
+        # the sliced draw, step by step: serials are reserved at the start, newcomers go after them
+        step = sliced.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted", "cfg", "left"],
+                         [5000, "gw1", MAXLEN, 0, 2])
+        self.assertEqual(step, [-2, 2, b""])
+        self.assertEqual(int(self.r.call("GET", sliced.k("seq"))), 8)
+        self.assertEqual(sliced.prequeue(vid(20)), -4)  # the draw has begun: join normally, after it
+        self.assertEqual(sliced.join(vid(20)), 9)
+        order_before = [m.decode()[41:] for m in self.r.call("ZRANGE", sliced.k("pre"), 0, -1)]
+        leaver = order_before[-1]  # not drawn yet: leaves, its serial is skipped as left
+        self.assertEqual(sliced.prequeue(leaver, "leave"), 0)
+        base, n, revealed = sliced.open()
+        self.assertEqual((base, n, revealed.decode()), (0, 7, seed))
+        self.assertEqual(self.r.call("ZRANGE", sliced.k("left"), 0, -1), [b"8"])
+        self.assertEqual(one.open()[:2], [0, 8])
+        self.assertEqual(sliced.order(), [v for v in one.order() if v != leaver])  # the same draw
+        self.assertEqual([e["ev"] for e in sliced.events()].count("drawn"), 7)
+        res = self.verify("sliced")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
 
     def test_verify_shuffle_accepts_honest_and_refuses_rigged_draws(self):
         d = Draw(self.r, "fair")
@@ -265,6 +305,38 @@ class Gatewayed(unittest.TestCase):
                                  capture_output=True, text=True, timeout=60)
             self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
             self.assertIn("OK: 5 pre-queued visitors", res.stdout)
+        finally:
+            r.sock.close()
+            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+
+    def test_full_prequeue_is_told_and_joins_first_come(self):
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        origin = Origin()
+        self.addCleanup(origin.stop)
+        opens = int(time.time()) + 4
+        open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opens))
+        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
+                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\nprequeue_max = 2\n"
+                     % open_at)
+        r = redis.client()
+        try:
+            deadline = time.time() + 5
+            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            vs = [Visitor(gw.port) for _ in range(3)]
+            docs = [json.loads(v.get("/checkout", json_=True).body) for v in vs]
+            self.assertEqual([d.get("prequeue_full", False) for d in docs], [False, False, True])
+            self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 2)
+            page = vs[2].get("/checkout").body
+            self.assertIn(b"The pre-queue is full", page)
+            for _ in range(3):  # the answer holds on every poll
+                self.assertTrue(json.loads(vs[2].get("/checkout", json_=True).body)["prequeue_full"])
+            time.sleep(max(0.0, opens + 1.0 - time.time()))
+            positions = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs]
+            self.assertEqual(sorted(positions[:2]), [1, 2])
+            self.assertEqual(positions[2], 3)  # first-come, after everyone drawn
         finally:
             r.sock.close()
             self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])

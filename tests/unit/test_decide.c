@@ -125,6 +125,11 @@ static void test_serial_less_token(void **state) {
     assert_int_equal(gw_decide(&in).act, GW_DO_PREJOIN); /* same second as a new seed: put in again */
     in.issued_s = 999;
     assert_int_equal(gw_decide(&in).act, GW_DO_PREJOIN); /* under a seed Redis lost */
+    in.prequeued = false;
+    in.prequeue_full = true;
+    assert_int_equal(gw_decide(&in).act, GW_DO_WAIT); /* turned away by a full pre-queue: no Redis call */
+    in.state = WR_ROOM_OPEN;
+    assert_int_equal(gw_decide(&in).act, GW_DO_JOIN); /* and first-come once the room is open */
 }
 
 static void test_token_with_place(void **state) {
