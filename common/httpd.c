@@ -293,11 +293,20 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     if (s->nconns >= s->max_conns) {
-        /* the oldest connection still waiting for its request gives way (the list is newest first) */
-        wr_httpd_req_t *old = NULL;
-        for (wr_httpd_req_t *c = s->conns; c; c = c->next)
-            if (!c->done && !c->closing && !c->lingering)
+        /* the oldest connection already answered and lingering gives way, or else the oldest still
+         * waiting for its request (the list is newest first): a client holds no slot it has not earned
+         * with a whole request, and a refused one cannot keep its slot by lingering */
+        wr_httpd_req_t *old = NULL, *old_lingering = NULL;
+        for (wr_httpd_req_t *c = s->conns; c; c = c->next) {
+            if (c->closing)
+                continue;
+            if (c->lingering)
+                old_lingering = c;
+            else if (!c->done)
                 old = c;
+        }
+        if (old_lingering)
+            old = old_lingering;
         if (!old) {
             uv_close((uv_handle_t *)&r->tcp, free_refused);
             return;

@@ -598,8 +598,14 @@ static void forward_body(gw_conn_t *c) {
     if (!u || u->state != GW_UP_BUSY || u->writing || c->writing)
         return;
     for (;;) {
+        if (c->last_chunk && c->parse_off == c->body_off) {
+            /* sent up to and with the last chunk (maybe in a write that was pending until now): what
+             * the parser reads next are trailers, so it must not run before they are marked as such */
+            c->last_chunk = 0;
+            c->in_trailers = 1;
+        }
         /* runs even with no new bytes: after the head, a body-less message completes on an empty input */
-        if (!c->req_done && run_parser(c) < 0)
+        if (!c->req_done && !c->last_chunk && run_parser(c) < 0)
             return;
         if (c->in_trailers)
             c->body_off = c->parse_off; /* trailer bytes: read, counted, dropped */
@@ -610,11 +616,8 @@ static void forward_body(gw_conn_t *c) {
             if (rc != 0)
                 return; /* pending: gw_conn_body_sent continues; failed: proxy.c has answered */
         }
-        if (c->last_chunk) { /* parsed and sent up to the last chunk: the trailers follow */
-            c->last_chunk = 0;
-            c->in_trailers = 1;
+        if (c->last_chunk) /* the body up to the last chunk is out: the trailers follow */
             continue;
-        }
         if (c->req_done) {
             if (c->in_trailers) {
                 c->in_trailers = 0;

@@ -232,6 +232,25 @@ class AdminApi(unittest.TestCase):
         self.assertGreater(int(r.header("content-length")), 10)
         self.assertEqual(rest, b"")  # no body, then the close
 
+    def test_refused_clients_cannot_lock_operators_out(self):
+        """A refused request (400) holds its connection for a lingering read of up to a second, and a
+        lingering connection was never evicted: a client sending 64 bad requests a second kept the
+        listener full, and an operator's connection was closed unanswered."""
+        gw = self.gateway()
+        held = []
+        try:
+            for _ in range(3):  # renewed as the lingering reads end
+                for c in held:
+                    c.close()
+                held = [Client(gw.admin_port) for _ in range(64)]
+                for c in held:
+                    c.send(b"NOT HTTP AT ALL\r\n\r\n")  # 400, then a lingering read; never read nor closed
+                time.sleep(0.2)
+                self.assertEqual(http_get(gw.admin_port, "/healthz")[0], 200)
+        finally:
+            for c in held:
+                c.close()
+
     def test_loopback_reads_need_a_local_host(self):
         """DNS rebinding: a page on evil.example that rebinds its name to 127.0.0.1 reaches loopback from a
         browser, but sends Host: evil.example; it must not read what loopback clients may."""

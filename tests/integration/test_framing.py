@@ -3,12 +3,15 @@ unambiguously. Every case is raw bytes; each hostile one carries a smuggled seco
 (GET /checkout/smuggled), which must never reach the origin, and is refused with 400 and a close."""
 import json
 import os
+import queue
+import socket
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import GatewayTest  # noqa: E402
+from harness import Client, Gateway, GatewayTest, read_chunked, read_until  # noqa: E402
 
 SMUGGLED = b"GET /checkout/smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
 
@@ -124,6 +127,100 @@ class Framing(GatewayTest):
         self.assertEqual(self.request(post(b"Connection: keep-alive, X-Private\r\nX-Private: 1\r\n",
                                            body=b"abc")).status, 200)
 
+
+class SlowReader:
+    """A socket read in small pieces, slowly: the gateway's writes to it stay pending."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def recv(self, n):
+        time.sleep(0.002)
+        return self.sock.recv(min(n, 32768))
+
+
+class StalledOrigin:
+    """An origin that, on each connection, reads a request head, then nothing for a while and then
+    slowly: the gateway's writes of a large body back up (writes left pending), as with any origin
+    slower than its client. Records, per request, the body's length, its trailer lines and every byte
+    that came after the chunked body."""
+
+    def __init__(self, stall_s=0.5):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small: the gateway's writes wait
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stall_s = stall_s
+        self.got = queue.Queue()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            _, buf = read_until(c, b"", b"\r\n\r\n")
+            time.sleep(self.stall_s)
+            trailers, n = [], [0]
+            buf = read_chunked(SlowReader(c), buf, lambda b: n.__setitem__(0, n[0] + len(b)), trailers)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            c.settimeout(0.3)
+            try:
+                while True:
+                    more = c.recv(65536)
+                    if not more:
+                        break
+                    buf += more
+            except socket.timeout:
+                pass
+            self.got.put({"body_len": n[0], "trailers": trailers, "after": buf})
+        except (EOFError, OSError, ValueError) as e:
+            self.got.put({"error": repr(e)})
+        finally:
+            c.close()
+
+
+class FramingStalledOrigin(unittest.TestCase):
+    def test_trailers_are_dropped_when_the_last_chunk_waits_for_the_origin(self):
+        # When the write that carries the last chunk's size line cannot complete at once, forward_body
+        # ran the parser on into the trailers on its next round before marking them as trailers: they
+        # were forwarded raw (Waitroom-Pass included), then a stray CRLF after the body. Where the last
+        # chunk falls in a read is up to the kernel, so the body's tail is shifted across attempts.
+        origin = StalledOrigin()
+        # a read buffer of 1 MiB: the body up to the last chunk goes out in large writes
+        gw = Gateway(origin.url(), "max_header_bytes = 1048576\n")
+        try:
+            piece = b"z" * 65536
+            for extra in (0, 262144, 524288, 786432):
+                with self.subTest(extra=extra):
+                    body = b"".join(b"%x\r\n" % len(piece) + piece + b"\r\n" for _ in range(96))  # 6 MiB
+                    body += b"%x\r\n" % (extra + 1) + b"e" * (extra + 1) + b"\r\n"
+                    raw = (b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
+                           b"0\r\nWaitroom-Pass: forged\r\nX-T: 1\r\n\r\n")
+                    c = Client(gw.port, timeout=20)
+                    threading.Thread(target=c.send, args=(raw,), daemon=True).start()
+                    r = c.read_response()
+                    c.close()
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(origin.got.get(timeout=10),
+                                     {"body_len": 96 * 65536 + extra + 1, "trailers": [], "after": b""})
+        finally:
+            origin.stop()
+            log = gw.logtext()
+            self.assertEqual(gw.stop(), 0, log[-3000:])
 
 if __name__ == "__main__":
     unittest.main()

@@ -145,5 +145,35 @@ class GraceBound(PassTest):
         self.assertLessEqual(score, claimed + SESSION_S + 5 + 0.5)
 
 
+class Owed(PassTest):
+    ROOMS = "[room sale]\npaths = /checkout\nsession_ttl_s = %d\n" % SESSION_S
+
+    def test_owed_buyer_let_in_again_keeps_the_new_pass(self):
+        """A buyer the origin failed (owed) whose session runs out is let in again first; the pass they
+        claim then is a new session's and must work, even when claimed in the second the old one was
+        revoked (a pass's issue time is in whole seconds; the revocation's in ms)."""
+        v, serial = self.in_session()
+        self.assertEqual(v.get("/checkout/status/502").status, 502)  # grace: the session is owed
+        self.assertIsNotNone(self.r.call("ZSCORE", "wr:{sale}:owed", serial))
+        del v.cookies["wr_p"]  # the pass ran out with the session, as the browser sees it
+        while time.time() % 1 > 0.2:  # the tick and the claim below fall in one wall-clock second
+            time.sleep(0.01)
+        now = int(time.time() * 1000)
+        self.r.call("ZADD", "wr:{sale}:active", "XX", now - 1, serial)  # the session just ran out
+        with open(_ADMIT_LUA) as f:
+            src = f.read()
+        res = self.r.call("EVAL", src, len(ADMIT_KEYS), *["wr:{sale}:%s" % k for k in ADMIT_KEYS], 1, now,
+                          60000, 120000, next(_ticks), "1", "test", 1000, 10000, 86400000)
+        self.assertEqual((res[0], res[5]), (1, 1))  # expired (revoked), and admitted again at once
+        r = v.get("/checkout")
+        self.assertEqual(r.status, 302)
+        self.assertIn("wr_p", v.cookies)
+        time.sleep(0.6)  # every worker has read the revocation
+        for i in range(4):
+            r = v.get("/checkout/again%d" % i)
+            self.assertNotIn(b"Your turn has ended", r.body)
+            self.assertEqual(r.status, 200)
+
+
 if __name__ == "__main__":
     unittest.main()
