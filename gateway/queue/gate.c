@@ -148,7 +148,7 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         int64_t now_s = wr_wall_ms() / 1000;
         wr_token_t pass = op->tok;
         pass.type = WR_TOKEN_PASS;
-        pass.issued_at = now_s;
+        pass.issued_at = wr_wall_ms(); /* a pass's issue time is in milliseconds (revoked.h) */
         pass.expires_at = expires_ms / 1000;
         pass.max_until = now_s + op->room->cfg->session_max_s;
         if (pass.max_until < pass.expires_at)
@@ -371,7 +371,7 @@ bool gw_gate_request(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, con
     wr_token_t tok = {0}; /* read below only when a lookup found one, but never uninitialised */
     in.has_pass = !status_endpoint && gw_tokens_find(q, st, hs, cfg->name, WR_TOKEN_PASS, now_s, &tok);
     if (in.has_pass) {
-        in.pass_revoked = gw_revoked_refuses(&r->revoked, tok.serial, tok.issued_at);
+        in.pass_revoked = gw_revoked_refuses(&r->revoked, tok.serial, tok.issued_at); /* ms */
         in.renew_due = gw_session_renew_due(q, r, &tok, now_s);
     }
     if (!status_endpoint)

@@ -65,12 +65,12 @@ int gw_revoked_add(gw_revoked_t *t, uint64_t serial, uint64_t at_ms, uint64_t no
     return 0;
 }
 
-bool gw_revoked_refuses(const gw_revoked_t *t, uint64_t serial, int64_t issued_s) {
+bool gw_revoked_refuses(const gw_revoked_t *t, uint64_t serial, int64_t issued_ms) {
     if (!t->n)
         return false;
     uint64_t key = serial + 1;
     for (size_t j = slot_of(key, t->cap); t->slots[j].serial; j = (j + 1) & (t->cap - 1))
         if (t->slots[j].serial == key)
-            return issued_s < 0 || (uint64_t)issued_s * 1000 <= t->slots[j].at_ms;
+            return issued_ms < 0 || (uint64_t)issued_ms <= t->slots[j].at_ms;
     return false;
 }

@@ -145,7 +145,7 @@ static void on_renewed(wr_redis_t *redis, const redisReply *rep, void *arg) {
         int64_t now_s = wr_wall_ms() / 1000;
         wr_token_t p = st->pass;
         p.expires_at = st->renew_end_s;
-        p.issued_at = now_s; /* Redis confirmed the session live now */
+        p.issued_at = wr_wall_ms(); /* Redis confirmed the session live now (ms: revoked.h) */
         if (gw_tokens_cookie(q, st->pass_room->name, &p, &st->pass_jar, st->set_cookie, sizeof st->set_cookie,
                              now_s, st->secure) == 0) {
             st->pass = p;

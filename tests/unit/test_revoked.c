@@ -12,18 +12,18 @@ static void test_refuses_passes_issued_before_the_end(void **state) {
     (void)state;
     gw_revoked_t t;
     gw_revoked_init(&t, 60000);
-    assert_false(gw_revoked_refuses(&t, 7, 100)); /* empty */
+    assert_false(gw_revoked_refuses(&t, 7, 100000)); /* empty */
     assert_int_equal(gw_revoked_add(&t, 7, 100500, 100500), 0);
-    assert_true(gw_revoked_refuses(&t, 7, 99));
-    assert_true(gw_revoked_refuses(&t, 7, 100));  /* same second: issued possibly before the end */
-    assert_false(gw_revoked_refuses(&t, 7, 101)); /* a new pass after the buyer was let in again */
-    assert_false(gw_revoked_refuses(&t, 8, 99));
-    assert_false(gw_revoked_refuses(&t, 0, 99));
+    assert_true(gw_revoked_refuses(&t, 7, 99000));
+    assert_true(gw_revoked_refuses(&t, 7, 100500));  /* issued as the session ended */
+    assert_false(gw_revoked_refuses(&t, 7, 100501)); /* let in again within the same second: a new pass */
+    assert_false(gw_revoked_refuses(&t, 8, 99000));
+    assert_false(gw_revoked_refuses(&t, 0, 99000));
     /* a later end for the same serial wins; an older one does not undo it */
     assert_int_equal(gw_revoked_add(&t, 7, 200000, 200000), 0);
     assert_int_equal(gw_revoked_add(&t, 7, 150000, 200000), 0);
-    assert_true(gw_revoked_refuses(&t, 7, 150));
-    assert_false(gw_revoked_refuses(&t, 7, 201));
+    assert_true(gw_revoked_refuses(&t, 7, 150000));
+    assert_false(gw_revoked_refuses(&t, 7, 200001));
     assert_int_equal(t.n, 1);
     gw_revoked_free(&t);
 }
@@ -43,7 +43,7 @@ static void test_grows_and_prunes(void **state) {
     assert_true(t.n < 11000);
     assert_false(gw_revoked_refuses(&t, 1, 0));
     for (uint64_t s = 10001; s <= 16000; s++)
-        assert_true(gw_revoked_refuses(&t, s, 20));
+        assert_true(gw_revoked_refuses(&t, s, 20000));
     gw_revoked_free(&t);
 }
 
