@@ -226,8 +226,9 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     /* why the rate moved, for the organiser: only on a change */
     char maxlen[24];
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
-    char keep[24];
+    char keep[24], rejoin[24];
     snprintf(keep, sizeof keep, "%lld", (long long)wr_room_pass_life_ms(r->cfg));
+    snprintf(rejoin, sizeof rejoin, "%lld", (long long)r->cfg->rejoin_window_s * 1000);
     const char *xs[] = {"XADD",
                         r->keys.k[WR_KEY_LOG],
                         "MAXLEN",
@@ -382,8 +383,9 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
     snprintf(epoch, sizeof epoch, "%lld", (long long)a->epoch);
     snprintf(who, sizeof who, "ctl:%s", a->id);
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
-    char keep[24];
+    char keep[24], rejoin[24];
     snprintf(keep, sizeof keep, "%lld", (long long)wr_room_pass_life_ms(r->cfg));
+    snprintf(rejoin, sizeof rejoin, "%lld", (long long)r->cfg->rejoin_window_s * 1000);
     const char *argv[] = {r->keys.k[WR_KEY_SEQ],
                           r->keys.k[WR_KEY_BOUNDARY],
                           r->keys.k[WR_KEY_SEEN],
@@ -397,6 +399,7 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
                           r->keys.k[WR_KEY_ENDED],
                           r->keys.k[WR_KEY_OWED],
                           r->keys.k[WR_KEY_REVOKED],
+                          r->keys.k[WR_KEY_SKIPPED],
                           n,
                           now_s,
                           abandon,
@@ -406,8 +409,9 @@ static void on_counts(wr_redis_t *redis, const redisReply *rep, void *arg) {
                           who,
                           maxlen,
                           "10000",
-                          keep};
-    eval(a, WR_LUA_ADMIT, on_admitted, r, 13, 23, argv);
+                          keep,
+                          rejoin};
+    eval(a, WR_LUA_ADMIT, on_admitted, r, 14, 25, argv);
 }
 
 static void room_tick(room_t *r) {

@@ -28,6 +28,7 @@ static const char *const suffixes[WR_KEY_COUNT] = {
     [WR_KEY_PRE] = "pre",
     [WR_KEY_PRESORTED] = "presorted",
     [WR_KEY_REVOKED] = "revoked",
+    [WR_KEY_SKIPPED] = "skipped",
 };
 
 /* "presorted" is the longest suffix: a room name config accepts must never be refused here. */

@@ -27,6 +27,7 @@ typedef enum {
     WR_KEY_PRE,
     WR_KEY_PRESORTED,
     WR_KEY_REVOKED,
+    WR_KEY_SKIPPED,
     WR_KEY_COUNT
 } wr_key_t;
 

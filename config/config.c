@@ -538,6 +538,7 @@ static int room_key(parser_t *p, const char *key, const char *val) {
     ROOM_I64("claim_window_s", claim_window_s, 86400)
     ROOM_I64("session_ttl_s", session_ttl_s, 86400)
     ROOM_I64("abandon_after_s", abandon_after_s, 86400)
+    ROOM_I64("rejoin_window_s", rejoin_window_s, 7 * 86400)
     ROOM_I64("queue_token_ttl_s", queue_token_ttl_s, 90 * 86400)
     ROOM_I64("session_max_s", session_max_s, 7 * 86400)
     ROOM_I64("grace_s", grace_s, 3600)
@@ -622,6 +623,7 @@ static int open_section(parser_t *p, const char *name) {
     r->claim_window_s = 120;
     r->session_ttl_s = 600;
     r->abandon_after_s = 60;
+    r->rejoin_window_s = 900;
     r->queue_token_ttl_s = 7 * 86400;
     r->session_max_s = 0; /* default: 3 x session_ttl_s, at least an hour (set in check_room) */
     r->grace_s = 120;

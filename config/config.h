@@ -57,6 +57,7 @@ typedef struct {
     int64_t claim_window_s;    /* an admitted visitor must show up within this, else a no-show */
     int64_t session_ttl_s;     /* a claimed session lasts this long */
     int64_t abandon_after_s;   /* a waiting visitor silent this long is skipped when their turn comes */
+    int64_t rejoin_window_s;   /* ... and may come back to the front only this long after being skipped */
     int64_t queue_token_ttl_s; /* how long a queue token (and so a place) stays valid */
     int64_t session_max_s;     /* activity extends a session up to this long after the claim */
     int64_t grace_s;           /* an origin 5xx/timeout during a session extends it by this */

@@ -1,9 +1,11 @@
 -- admit: one admission tick. Moves the boundary and admits up to n visitors.
--- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended, owed, revoked
+-- KEYS: seq, boundary, seen, left, admitted, rejoin, log, tick, epoch, active, ended, owed, revoked, skipped
 -- A session that runs out after the origin failed its buyer (owed, see extend.lua) is not over: the buyer
 -- goes to the rejoin lane and is let in again first ('owed' event).
 -- ARGV: n, now_ms, abandon_ms, claim_ms, tick_id, epoch, gateway_or_controller, log_maxlen, max_scan,
---       keep_ms (the longest a pass can live; see release.lua)
+--       keep_ms (the longest a pass can live; see release.lua), rejoin_window_ms
+-- Places skipped without their visitor (no-shows, abandoned) are noted in `skipped` when first skipped:
+-- claim.lua lets such a visitor rejoin at the front only within rejoin_window_ms of it.
 -- Sessions that run out are revoked (`revoked`): their passes stop working on every gateway.
 -- Returns {admitted, boundary, no_shows, abandoned, skipped_left, expired}.
 -- Refuses (error FENCED) a caller whose epoch is older than the room's, so a paused old controller
@@ -38,6 +40,7 @@ local no_shows = 0
 for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - claim_ms)) do
   redis.call('ZREM', KEYS[5], s)
   log('no_show', s)
+  redis.call('ZADD', KEYS[14], 'NX', now, s)
   no_shows = no_shows + 1
 end
 
@@ -56,6 +59,10 @@ for _, s in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now)) do
   end
   expired = expired + 1
 end
+
+-- since when `skipped` is complete (a Redis that lost its data starts it again): see claim.lua
+redis.call('HSETNX', KEYS[8], 'skipped_since', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[14], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[11])))
 
 local admitted = 0
 -- owed first: skipped visitors who came back
@@ -81,6 +88,7 @@ while admitted < n and b < seq and scanned < max_scan do
     local age_ms = ((cur - seen) % 65535) * 4000
     if seen == 0 or age_ms > abandon_ms then
       log('abandoned', b)
+      redis.call('ZADD', KEYS[14], 'NX', now, b)
       abandoned = abandoned + 1
     else
       redis.call('ZADD', KEYS[5], now, b)

@@ -1,6 +1,10 @@
 -- claim: a visitor whose serial the boundary has passed shows up (polls or requests).
--- KEYS: boundary, admitted, active, rejoin, log, ended, owed, revoked
--- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen, keep_ms (see release.lua)
+-- KEYS: boundary, admitted, active, rejoin, log, ended, owed, revoked, skipped, tick
+-- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen, keep_ms (see release.lua),
+--       rejoin_window_ms
+-- A place the boundary passed without its visitor rejoins at the front only within rejoin_window_ms
+-- of being skipped (admit.lua notes when): later it is spent (5), so nobody can hold early places for
+-- free and cash them in at leisure.
 -- Returns {status, expires_ms}: 1 claimed now (a session until expires_ms), 2 skipped earlier and now
 -- queued in the rejoin lane (admitted next), 3 still waiting (the boundary has not passed it),
 -- 4 already has an active session (until expires_ms), 5 had its session and it is over (released or
@@ -40,9 +44,21 @@ if at then
     return {1, now + session_ms}
   end
   log('no_show') -- came after the claim window: capacity already counted as returned
+  redis.call('ZADD', KEYS[9], 'NX', now, s)
 end
 if s > tonumber(redis.call('GET', KEYS[1]) or '0') then
   return {3, 0}
+end
+-- Skipped too long ago: spent. No note at all means skipped before the window (trimmed), unless the
+-- notes began only lately (Redis lost its data: then the place is given the benefit of the doubt).
+local skipped = redis.call('ZSCORE', KEYS[9], s)
+local window = tonumber(ARGV[9])
+local since = tonumber(redis.call('HGET', KEYS[10], 'skipped_since') or '0')
+local late = skipped and now - tonumber(skipped) > window
+local unknown_old = not skipped and since > 0 and now - since > window
+if not redis.call('ZSCORE', KEYS[4], s) and (late or unknown_old) then
+  log('rejoin_refused')
+  return {5, 0}
 end
 if redis.call('ZADD', KEYS[4], 'NX', s, s) == 1 then
   log('rejoined')

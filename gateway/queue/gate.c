@@ -299,6 +299,8 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
                               r->keys.k[WR_KEY_ENDED],
                               r->keys.k[WR_KEY_OWED],
                               r->keys.k[WR_KEY_REVOKED],
+                              r->keys.k[WR_KEY_SKIPPED],
+                              r->keys.k[WR_KEY_TICK],
                               serial,
                               vhex,
                               now,
@@ -306,8 +308,9 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
                               claim,
                               gwid,
                               r->log_maxlen,
-                              r->pass_life_ms};
-        eval(r, WR_LUA_CLAIM, on_claim, call, 8, 16, argv);
+                              r->pass_life_ms,
+                              r->rejoin_window_ms};
+        eval(r, WR_LUA_CLAIM, on_claim, call, 10, 19, argv);
     }
     }
 }

@@ -413,6 +413,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_qu
         strcpy(r->revoked_after, "0");
         snprintf(r->log_maxlen, sizeof r->log_maxlen, "%lld", (long long)r->cfg->log_max_entries);
         snprintf(r->prequeue_max, sizeof r->prequeue_max, "%lld", (long long)r->cfg->prequeue_max);
+        snprintf(r->rejoin_window_ms, sizeof r->rejoin_window_ms, "%lld",
+                 (long long)r->cfg->rejoin_window_s * 1000);
         snprintf(r->pass_life_ms, sizeof r->pass_life_ms, "%lld", (long long)wr_room_pass_life_ms(r->cfg));
     }
     for (int i = 0; i < WR_LUA_COUNT; i++) {

@@ -41,6 +41,7 @@ typedef struct {
     char log_maxlen[24];   /* the room's audit stream cap, as an argument for the scripts */
     char pass_life_ms[24]; /* wr_room_pass_life_ms: how long revocations are kept, as an argument */
     char prequeue_max[24]; /* the pre-queue's cap, as an argument */
+    char rejoin_window_ms[24];
     /* a scheduled room's fair draw (schedule.lua, open.lua): the commitment is known once Redis has
      * the seed, the seed itself only after the opening */
     char commitment[65], seed[65];

@@ -484,7 +484,7 @@ class Visitor:
 
 
 ADMIT_KEYS = ("seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch", "active", "ended", "owed",
-              "revoked")
+              "revoked", "skipped")
 _ADMIT_LUA = os.path.join(os.path.dirname(__file__), "..", "..", "common", "lua", "admit.lua")
 _ticks = iter(range(1, 1 << 62))  # tick ids only ever grow, across rooms and tests
 
@@ -497,7 +497,7 @@ def admit(r, n, room="sale", gw=None, refreshes=2, abandon_ms=60000, claim_ms=12
     with open(_ADMIT_LUA) as f:
         src = f.read()
     res = r.call("EVAL", src, len(ADMIT_KEYS), *["wr:{%s}:%s" % (room, k) for k in ADMIT_KEYS], n,
-                 int(time.time() * 1000), abandon_ms, claim_ms, next(_ticks), "1", "test", 1000, 10000, 86400000)
+                 int(time.time() * 1000), abandon_ms, claim_ms, next(_ticks), "1", "test", 1000, 10000, 86400000, 900000)
     if gw is not None:
         r0 = gw.metric("waitroom_gateway_room_refreshes_total")
         deadline = time.time() + 10

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from resp import LuaRoom, RedisError, RedisServer  # noqa: E402
 
 KEEP_MS = 86400000  # how long revocations are kept (the longest a pass lives)
+REJOIN_MS = 900000  # rejoin_window_s: a skipped place comes back to the front only this soon
 MAXLEN = 100000
 ABANDON_MS = 60000
 CLAIM_MS = 120000
@@ -45,12 +46,13 @@ class Room(LuaRoom):
             self.tick += 1
             tick = self.tick
         return self.ev("admit", ["seq", "boundary", "seen", "left", "admitted", "rejoin", "log", "tick", "epoch",
-                                 "active", "ended", "owed", "revoked"],
-                       [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan, KEEP_MS])
+                                 "active", "ended", "owed", "revoked", "skipped"],
+                       [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan, KEEP_MS, REJOIN_MS])
 
     def claim(self, serial, now):
-        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed", "revoked"],
-                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN, KEEP_MS])
+        return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed", "revoked",
+                                 "skipped", "tick"],
+                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN, KEEP_MS, REJOIN_MS])
 
     def admitted(self, n):
         """Visitors v1..vn join and poll at 1,000 ms and are admitted at once; returns admit's answer."""
@@ -195,6 +197,38 @@ class Scripts(unittest.TestCase):
         self.assertEqual(self.r.call("ZRANGE", room.k("admitted"), 0, -1), [b"4"])
         self.assertEqual(room.boundary(), 5)  # 6 still waits
         self.assertEqual(room.claim(6, now + 2000), [3, 0])
+
+    def test_rejoin_only_within_the_window(self):
+        """Issue 13: a place skipped without its visitor (abandoned, no-show) comes back to the front only
+        within rejoin_window_s of being skipped; later it is spent: no hoarding early places for free."""
+        room = self.room
+        for i in range(1, 5):
+            room.join("v%d" % i, 0)
+        now = ABANDON_MS + 20000
+        room.heartbeat([3, 4], now)  # 1 and 2 stopped polling
+        room.admit(10, now)  # 1 and 2 skipped (abandoned), 3 and 4 admitted
+        self.assertEqual(room.claim(1, now + REJOIN_MS), [2, 0])  # just within the window: the front
+        self.assertEqual(room.claim(2, now + REJOIN_MS + 1), [5, 0])  # too late: spent, a new place
+        self.assertIn(("rejoin_refused", 2), room.log())
+        # a no-show (admitted, never came) is bound the same way
+        later = now + CLAIM_MS + 1000
+        room.admit(0, later)  # 3 and 4: no-shows
+        self.assertEqual(room.claim(3, later + 1000), [2, 0])
+        self.assertEqual(room.claim(4, later + REJOIN_MS + 1), [5, 0])
+        # the notes are trimmed past the window, and a note missing then still means "too late"
+        room.admit(0, later + 2 * REJOIN_MS)
+        self.assertEqual(self.r.call("ZCARD", room.k("skipped")), 0)
+        self.assertEqual(room.claim(4, later + 2 * REJOIN_MS + 1), [5, 0])
+
+    def test_rejoin_after_redis_lost_the_notes(self):
+        """No note and no record of when the notes began (Redis lost its data): the benefit of the doubt."""
+        room = self.room
+        for i in range(1, 4):
+            room.join("v%d" % i, 0)
+        room.heartbeat([1, 2, 3], 1000)
+        room.admit(3, 1000)
+        self.r.call("DEL", room.k("admitted"), room.k("skipped"), room.k("tick"))  # the data is gone
+        self.assertEqual(room.claim(2, 10 * REJOIN_MS), [2, 0])  # rejoins at the front
 
     def test_claim_window_session_and_release(self):
         room = self.room

@@ -38,6 +38,7 @@ static void test_every_key_text(void **state) {
         {WR_KEY_PRE, "wr:{drop-1_A}:pre"},
         {WR_KEY_PRESORTED, "wr:{drop-1_A}:presorted"},
         {WR_KEY_REVOKED, "wr:{drop-1_A}:revoked"},
+        {WR_KEY_SKIPPED, "wr:{drop-1_A}:skipped"},
     };
     /* a key added to the enum without a line here fails: its name has to be written down once more */
     assert_int_equal(sizeof want / sizeof want[0], WR_KEY_COUNT);
