@@ -1,5 +1,6 @@
 """Hostile and malformed input: every case gets its status and a closed connection, never a crash,
 and never reaches the origin."""
+import json
 import os
 import socket
 import sys
@@ -175,6 +176,46 @@ class Hostile(GatewayTest):
             c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             c.close()
         self.assertEqual(self.request(b"GET /alive HTTP/1.1\r\nHost: h\r\n\r\n").status, 200)
+
+
+class SlowBodies(GatewayTest):
+    """Issue 13, part 5: a body sent a byte at a time must not hold an origin connection. Two pooled
+    connections only: two dripping uploads used to take both, and everyone else waited for a 503."""
+    EXTRA_GATEWAY = "body_timeout_ms = 1500\n"
+    EXTRA_ORIGIN = "pool_max_conns = 2\nconnect_timeout_ms = 1000\n"
+
+    def test_dripping_uploads_hold_no_origin_connection(self):
+        drippers = [self.client() for _ in range(3)]
+        for c in drippers:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n")
+        t0 = time.time()
+        statuses = []
+        while time.time() - t0 < 1.2:  # a byte every 200 ms (each would re-arm a per-byte timer)
+            for c in drippers:
+                try:
+                    c.send(b"x")
+                except OSError:
+                    pass
+            t = time.time()
+            statuses.append(self.request(b"GET /fast HTTP/1.1\r\nHost: h\r\n\r\n").status)
+            self.assertLess(time.time() - t, 0.5)  # served at once: the pool is free
+            time.sleep(0.2)
+        self.assertEqual(set(statuses), {200})
+        for c in drippers:  # the whole body had body_timeout_ms in all: 408, not a held connection
+            self.assertEqual(c.read_response().status, 408)
+            self.assertLess(time.time() - t0, 3.0)
+            c.close()
+
+    def test_small_bodies_still_reach_the_origin_whole(self):
+        c = self.client()
+        c.send(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n")
+        r = c.read_response()
+        self.assertEqual(r.status, 100)  # asked for: the gateway reads the body itself
+        c.send(b"0123456789")
+        r = c.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body)["body_len"], 10)
+        c.close()
 
 
 class MaxConnections(unittest.TestCase):
