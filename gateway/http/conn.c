@@ -26,6 +26,7 @@
 static void conn_process(gw_conn_t *c);
 static void conn_close(gw_conn_t *c);
 static void forward_body(gw_conn_t *c);
+static void body_progress(gw_conn_t *c);
 static void send_error(gw_conn_t *c, int status);
 
 static inline const wr_config_t *cfg_of(gw_conn_t *c) {
@@ -204,7 +205,7 @@ static void on_write(uv_write_t *req, int status) {
     else if (c->up)
         gw_upstream_relay(c->up);
     else if (c->phase == GW_C_FORWARD)
-        forward_body(c); /* a 100 Continue went out */
+        body_progress(c); /* a 100 Continue went out */
 }
 
 int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
@@ -464,6 +465,30 @@ static int run_parser(gw_conn_t *c) {
 
 /* ---- the request head ------------------------------------------------------------------------ */
 
+/* The body so far is kept in the block; the origin connection is asked for once the body is whole,
+ * stops at its last chunk (the trailers are forward_body's), or fills the block. */
+static void buffer_body(gw_conn_t *c) {
+    if (!c->req_done && run_parser(c) < 0)
+        return;
+    if (!c->req_done && !c->last_chunk && c->in_len < c->blk->in_cap) {
+        ensure_reading(c);
+        return;
+    }
+    c->buffering = 0;
+    if (c->req_done)
+        gw_timer_disarm(&c->timer);
+    else
+        arm(c, cfg_of(c)->body_timeout_ms);
+    gw_pool_acquire(&c->w->pool, c);
+}
+
+static void body_progress(gw_conn_t *c) {
+    if (c->buffering)
+        buffer_body(c);
+    else
+        forward_body(c);
+}
+
 /* Sends the request on to the origin: its head for the origin, then a connection from the pool. */
 static void forward(gw_conn_t *c) {
     const wr_config_t *cfg = cfg_of(c);
@@ -489,6 +514,26 @@ static void forward(gw_conn_t *c) {
     c->phase = GW_C_FORWARD;
     c->local = 0;
     c->body_off = c->parse_off;
+    if (c->has_body && !c->req_done) {
+        /* A slow body must not hold an origin connection: it is read into the block first, within
+         * body_timeout_ms in all (bytes do not move this clock), and the connection is taken once it
+         * is whole or fills the block. A client that asked for 100 Continue gets it now, as nginx does. */
+        c->buffering = 1;
+        arm(c, cfg->body_timeout_ms);
+        if (c->expect_continue) {
+            c->expect_continue = 0;
+            uv_buf_t b = uv_buf_init(GW_HTTP_100_CONTINUE, sizeof GW_HTTP_100_CONTINUE - 1);
+            int rc = gw_conn_write(c, &b, 1);
+            if (rc < 0) {
+                conn_close(c);
+                return;
+            }
+            if (rc == 1)
+                return; /* on_write goes on */
+        }
+        buffer_body(c);
+        return;
+    }
     if (c->has_body)
         arm(c, cfg->body_timeout_ms);
     else
@@ -567,7 +612,7 @@ static void conn_process_once(gw_conn_t *c) {
         return;
     }
     if (c->phase == GW_C_FORWARD)
-        forward_body(c);
+        body_progress(c);
 }
 
 /* Not re-entered: a response finished within processing (one the gateway or a hook gave at once) asks
@@ -709,7 +754,7 @@ void gw_conn_response_done(gw_conn_t *c) {
     c->phase = GW_C_HEAD;
     c->head_done = c->req_done = c->req_sent = c->resp_done = 0;
     c->expect_continue = c->retried = c->has_body = c->is_head = c->local = 0;
-    c->last_chunk = c->in_trailers = 0;
+    c->last_chunk = c->in_trailers = c->buffering = 0;
     c->err_status = 0;
     c->status = 0;
     llhttp_reset(&c->parser);

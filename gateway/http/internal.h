@@ -180,6 +180,7 @@ struct gw_conn {
     unsigned ip_counted : 1;        /* holds one of its address's max_connections_per_ip */
     unsigned last_chunk : 1;        /* the parser stopped after the last chunk's size line */
     unsigned in_trailers : 1;       /* the request's trailer section is being read (and dropped) */
+    unsigned buffering : 1;         /* the body is read into the block before an origin connection is taken */
     unsigned processing : 1;        /* conn_process is on the stack */
     unsigned process_again : 1;     /* ... and is asked for another round */
     unsigned in_value;              /* parser is inside a header value */
