@@ -345,6 +345,7 @@ static int gateway_key(parser_t *p, const char *key, const char *val) {
     }
     KEY_U64("max_connections", max_connections, 1, 1000000)
     KEY_U64("max_connections_per_ip", max_connections_per_ip, 0, 1000000)
+    KEY_U64("body_min_rate_bytes_per_s", body_min_rate_bytes_per_s, 0, 1000000000)
     KEY_U64("join_limit_per_ip_per_minute", join_limit_per_ip_per_minute, 0, 60000000)
     KEY_U64("join_limit_per_minute", join_limit_per_minute, 0, 60000000)
     KEY_U64("header_timeout_ms", header_timeout_ms, 100, 3600000)
@@ -651,6 +652,7 @@ static void set_defaults(wr_config_t *c) {
     c->workers = 0;
     c->max_connections = 20000;
     c->join_limit_per_ip_per_minute = 120;
+    c->body_min_rate_bytes_per_s = 1024;
     c->header_timeout_ms = 10000;
     c->body_timeout_ms = 30000;
     c->idle_timeout_ms = 60000;

@@ -91,6 +91,7 @@ typedef struct wr_config {
     char *admin_token_file;
     uint32_t max_connections;
     uint64_t max_connections_per_ip;       /* 0 = off */
+    uint64_t body_min_rate_bytes_per_s;    /* a streamed body's least average rate; 0 = off */
     uint64_t join_limit_per_ip_per_minute; /* new places per client address; 0 = off */
     uint64_t join_limit_per_minute;        /* new places in all, this process; 0 = off */
     uint64_t header_timeout_ms;

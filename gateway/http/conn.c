@@ -75,6 +75,28 @@ void gw_conn_arm(gw_conn_t *c, uint64_t ms) {
     arm(c, ms);
 }
 
+/* A body streaming to the origin: the client has body_timeout_ms for its next bytes, and each piece
+ * buys time at body_min_rate_bytes_per_s, never more than body_timeout_ms ahead; so a body dripped a
+ * byte at a time is cut once its early allowance is spent, however long each pause, while a steady
+ * upload keeps its clock full. 0 = off: every piece re-arms body_timeout_ms. */
+static void body_clock_reset(gw_conn_t *c) {
+    c->body_deadline_ms = uv_now(&c->w->loop) + cfg_of(c)->body_timeout_ms;
+    arm(c, cfg_of(c)->body_timeout_ms);
+}
+
+static void body_clock(gw_conn_t *c, size_t n) {
+    const wr_config_t *cfg = cfg_of(c);
+    if (!cfg->body_min_rate_bytes_per_s) {
+        arm(c, cfg->body_timeout_ms);
+        return;
+    }
+    uint64_t now = uv_now(&c->w->loop), cap = now + cfg->body_timeout_ms;
+    c->body_deadline_ms += (uint64_t)n * 1000 / cfg->body_min_rate_bytes_per_s;
+    if (c->body_deadline_ms > cap)
+        c->body_deadline_ms = cap;
+    arm(c, c->body_deadline_ms > now ? c->body_deadline_ms - now : 1);
+}
+
 /* ---- buffers and reading ---------------------------------------------------------------------- */
 
 /* Moves unforwarded bytes to the front once the head is no longer needed. */
@@ -117,7 +139,7 @@ static void ensure_reading(gw_conn_t *c) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) {
         c->reading = 1;
         if (c->phase == GW_C_FORWARD && !c->req_done && !c->writing)
-            arm(c, cfg_of(c)->body_timeout_ms); /* the client's clock runs only while we read */
+            body_clock_reset(c); /* the client's clock runs only while we read */
     }
 }
 
@@ -142,7 +164,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         } else if (c->phase == GW_C_FORWARD && !c->req_done && !c->writing && c->up) {
             /* body bytes for the origin; a request held by a hook or queued for a pooled connection
              * keeps that clock (bytes of a next request must not stretch it) */
-            arm(c, cfg_of(c)->body_timeout_ms);
+            body_clock(c, (size_t)n);
         }
         conn_process(c);
         return;
@@ -196,7 +218,7 @@ static void on_write(uv_write_t *req, int status) {
     }
     if (c->phase == GW_C_FORWARD) { /* the send clock stops; the origin's clock governs a slow response */
         if (!c->req_done && c->reading)
-            arm(c, cfg_of(c)->body_timeout_ms);
+            body_clock_reset(c);
         else
             gw_timer_disarm(&c->timer);
     }
@@ -478,7 +500,7 @@ static void buffer_body(gw_conn_t *c) {
     if (c->req_done)
         gw_timer_disarm(&c->timer);
     else
-        arm(c, cfg_of(c)->body_timeout_ms);
+        body_clock_reset(c);
     gw_pool_acquire(&c->w->pool, c);
 }
 
@@ -693,7 +715,7 @@ void gw_conn_upstream_ready(gw_conn_t *c) {
     /* from here the client's clock runs only while its body is due; the origin's clock does the rest
      * (a clock left over from waiting in the pool queue must not cut the response) */
     if (c->has_body && !c->req_done)
-        arm(c, cfg_of(c)->body_timeout_ms);
+        body_clock_reset(c);
     else
         gw_timer_disarm(&c->timer);
     if (c->expect_continue && !c->req_done && c->parse_off == c->in_len) {

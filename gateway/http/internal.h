@@ -186,6 +186,7 @@ struct gw_conn {
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
+    uint64_t body_deadline_ms; /* streaming a body: when the client's time runs out (body_clock) */
     char client_ip[INET6_ADDRSTRLEN];
 };
 

@@ -2,6 +2,7 @@
 and never reaches the origin."""
 import json
 import os
+import select
 import socket
 import sys
 import time
@@ -215,6 +216,40 @@ class SlowBodies(GatewayTest):
         r = c.read_response()
         self.assertEqual(r.status, 200)
         self.assertEqual(json.loads(r.body)["body_len"], 10)
+        c.close()
+
+
+class SlowStreamedBodies(GatewayTest):
+    """A body too big to read first streams to the origin: dripped after a fast start, it is cut once
+    the time its bytes bought (body_min_rate_bytes_per_s) is spent, while a steady upload goes through."""
+    EXTRA_GATEWAY = "body_timeout_ms = 1500\nbody_min_rate_bytes_per_s = 100000\nmax_header_bytes = 4096\n"
+
+    def test_a_drip_after_a_fast_start_is_cut(self):
+        c = self.client()
+        c.send(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 200000\r\n\r\n" + b"x" * 30000)
+        t0 = time.time()
+        answered = None
+        try:
+            while time.time() - t0 < 4 and answered is None:
+                c.send(b"x")  # each byte re-armed a 1.5 s timer before: held for ever
+                if select.select([c.sock], [], [], 0.1)[0]:
+                    answered = time.time() - t0
+        except OSError:
+            pass
+        self.assertIsNotNone(answered, "the drip was never cut")
+        self.assertLess(answered, 2.5)  # 1.5 s + 0.3 s bought by 30 KB at 100 KB/s
+        self.assertEqual(c.read_response().status, 408)
+        c.close()
+
+    def test_a_steady_upload_goes_through(self):
+        c = self.client()
+        c.send(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 300000\r\n\r\n")
+        for _ in range(30):  # 10 KB every 50 ms: 200 KB/s, above the minimum
+            c.send(b"y" * 10000)
+            time.sleep(0.05)
+        r = c.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(json.loads(r.body)["body_len"], 300000)
         c.close()
 
 
