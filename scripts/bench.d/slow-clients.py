@@ -9,6 +9,7 @@ only (asyncio); raises its own open-file limit."""
 import asyncio
 import resource
 import signal
+import socket
 import sys
 
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -18,9 +19,45 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 1024), hard))
 stats = {"open": 0, "opened": 0, "closed_by_server": 0, "failed": 0}
 
 
+async def slow_reader():
+    """A GET whose answer is never read, from a socket with a small receive buffer: the server's
+    writes stall at once, as they would for a client on a very slow link."""
+    loop = asyncio.get_running_loop()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    try:
+        await loop.sock_connect(s, (host, port))
+    except OSError:
+        s.close()
+        stats["failed"] += 1
+        await asyncio.sleep(1)
+        return
+    stats["open"] += 1
+    stats["opened"] += 1
+    try:
+        await loop.sock_sendall(s, b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+        while True:  # until the server gives up (send_timeout_ms): a peek sees the close
+            await asyncio.sleep(drip_s)
+            try:
+                if s.recv(1, socket.MSG_PEEK) == b"":
+                    break
+            except BlockingIOError:
+                pass
+    except OSError:
+        pass
+    finally:
+        stats["open"] -= 1
+        stats["closed_by_server"] += 1
+        s.close()
+
+
 async def one(kind, i):
     await asyncio.sleep(i * 0.002)  # ramp up: 500 a second
     while True:
+        if kind == 2:
+            await slow_reader()
+            continue
         try:
             r, w = await asyncio.open_connection(host, port)
         except OSError:
@@ -42,12 +79,7 @@ async def one(kind, i):
                     await w.drain()
                     await asyncio.sleep(drip_s)
                     w.write(b"x")
-            else:
-                w.transport.pause_reading()  # never read: the response stays in the kernel's buffers
-                w.write(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
-                await w.drain()
-                while not w.transport.is_closing():  # until the server gives up (send_timeout_ms)
-                    await asyncio.sleep(drip_s)
+
         except (OSError, ConnectionError):
             pass
         finally:
