@@ -130,6 +130,12 @@ int wr_passsig_verify(const uint8_t pk[crypto_sign_PUBLICKEYBYTES], const char *
     uint8_t sig[crypto_sign_BYTES];
     size_t got = 0;
     const char *b64 = sig_at + 5;
+    /* only URL-safe base64 characters: libsodium's decoder reads some bytes >= 0x80 as valid digits
+     * (a signed char), so a changed byte could verify, and a value would not be the one we sign */
+    for (const char *k = b64; *k; k++)
+        if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '-' ||
+              *k == '_'))
+            return WR_PASSSIG_MALFORMED;
     if (sodium_base642bin(sig, sizeof sig, b64, strlen(b64), NULL, &got, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         got != sizeof sig)
