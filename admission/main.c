@@ -226,9 +226,6 @@ static void record(room_t *r, const wr_ctl_decision_t *d, uint64_t now_ms) {
     /* why the rate moved, for the organiser: only on a change */
     char maxlen[24];
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)r->cfg->log_max_entries);
-    char keep[24], rejoin[24];
-    snprintf(keep, sizeof keep, "%lld", (long long)wr_room_pass_life_ms(r->cfg));
-    snprintf(rejoin, sizeof rejoin, "%lld", (long long)r->cfg->rejoin_window_s * 1000);
     const char *xs[] = {"XADD",
                         r->keys.k[WR_KEY_LOG],
                         "MAXLEN",

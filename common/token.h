@@ -30,7 +30,8 @@ typedef struct {
     uint64_t serial;    /* place in the queue (kept in the pass too, for the audit trail) */
     int64_t issued_at;  /* queue: join time (s); pass: admitted, or renewal confirmed, at (ms) */
     int64_t expires_at; /* the record is refused from this second on */
-    int64_t max_until;  /* pass: no extension past this; queue: 1 = in the pre-queue (serial 0), else 0 */
+    int64_t max_until;  /* pass: no extension past this; queue: 1 = in the pre-queue (serial 0), 2 = the
+                           pre-queue was full (first-come at the opening), else 0 */
 } wr_token_t;
 
 typedef struct {

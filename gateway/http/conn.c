@@ -81,6 +81,7 @@ void gw_conn_arm(gw_conn_t *c, uint64_t ms) {
  * upload keeps its clock full. 0 = off: every piece re-arms body_timeout_ms. */
 static void body_clock_reset(gw_conn_t *c) {
     c->body_deadline_ms = uv_now(&c->w->loop) + cfg_of(c)->body_timeout_ms;
+    c->body_credit = 0;
     arm(c, cfg_of(c)->body_timeout_ms);
 }
 
@@ -91,7 +92,9 @@ static void body_clock(gw_conn_t *c, size_t n) {
         return;
     }
     uint64_t now = uv_now(&c->w->loop), cap = now + cfg->body_timeout_ms;
-    c->body_deadline_ms += (uint64_t)n * 1000 / cfg->body_min_rate_bytes_per_s;
+    c->body_credit += (uint64_t)n * 1000; /* byte-milliseconds not yet turned into time: no rounding loss */
+    c->body_deadline_ms += c->body_credit / cfg->body_min_rate_bytes_per_s;
+    c->body_credit %= cfg->body_min_rate_bytes_per_s;
     if (c->body_deadline_ms > cap)
         c->body_deadline_ms = cap;
     arm(c, c->body_deadline_ms > now ? c->body_deadline_ms - now : 1);
@@ -224,6 +227,8 @@ static void on_write(uv_write_t *req, int status) {
     }
     if (c->local)
         gw_conn_response_done(c);
+    else if (c->up && !c->req_sent)
+        forward_body(c); /* a 100 Continue went out while the body was on its way */
     else if (c->up)
         gw_upstream_relay(c->up);
     else if (c->phase == GW_C_FORWARD)

@@ -187,6 +187,7 @@ struct gw_conn {
     uint64_t body_bytes;
     uint64_t started_ms;
     uint64_t body_deadline_ms; /* streaming a body: when the client's time runs out (body_clock) */
+    uint64_t body_credit;      /* ... and the byte-milliseconds not yet counted in it */
     char client_ip[INET6_ADDRSTRLEN];
 };
 

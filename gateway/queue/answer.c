@@ -61,7 +61,7 @@ void gw_answer_waiting(gw_queue_t *q, gw_req_t *req, gw_room_t *r, const gw_repl
     const gw_page_room_t *page = &q->pages[r->cfg - q->cfg->rooms];
     char proof[GW_LEAVE_PROOF_HEX + 1];
     if (rp->visitor)
-        gw_tokens_leave_proof(rp->visitor, proof);
+        gw_tokens_leave_proof(q->keys, 0, rp->visitor, proof);
     gw_page_state_t ps = {
         .leave_proof = rp->visitor ? proof : NULL,
         .prequeue_full = rp->prequeue_full,

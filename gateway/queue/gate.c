@@ -107,7 +107,14 @@ static void on_prejoin(wr_redis_t *redis, const redisReply *rep, void *arg) {
     if (!req)
         return;
     gw_qreq_t *op = gw_qreq(req);
-    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -3;
+    /* (no reply or an error reply: Redis trouble, never "full") */
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -100;
+    if (v == -4 && op->had_token && op->tok.max_until == 1) {
+        /* already pre-queued (put in again under a new seed): the draw gives their place; a join now
+         * would give them one at the back */
+        op_waiting(q, req, false, 0, NULL);
+        return;
+    }
     if (v == -1 || v == -4) { /* opened, or its draw has begun: an ordinary join, after the pre-queue */
         if (v == -1)
             op->room->opened = true; /* (a draw in progress leaves the room scheduled until it is done) */
@@ -531,8 +538,12 @@ void gw_gate_leave(gw_queue_t *q, gw_req_t *req, const wr_room_cfg_t *cfg, bool 
         char want[GW_LEAVE_PROOF_HEX + 1];
         size_t pl = 0;
         const char *proof = gw_query_param(req->query, req->query_len, "proof", &pl);
-        gw_tokens_leave_proof(tok.visitor, want);
-        if (!proof || pl != GW_LEAVE_PROOF_HEX || sodium_memcmp(proof, want, GW_LEAVE_PROOF_HEX) != 0) {
+        bool ok = false;
+        for (int k = 0; proof && pl == GW_LEAVE_PROOF_HEX && k < q->keys->n && !ok; k++) { /* rotation */
+            gw_tokens_leave_proof(q->keys, k, tok.visitor, want);
+            ok = sodium_memcmp(proof, want, GW_LEAVE_PROOF_HEX) == 0;
+        }
+        if (!ok) {
             static const char body[] = "{\"left\":false,\"error\":\"cross-site request refused\"}\n";
             gw_req_respond(req, 403, NULL, "application/json", body, sizeof body - 1);
             return;

@@ -80,8 +80,9 @@ typedef struct {
     bool prequeue_full;             /* the op's answer: the pre-queue was full */
     bool renewed; /* set_cookie holds the pass renewed for this request (Redis confirmed the session) */
     int64_t renew_end_s;
-    int token_reason;  /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
-    gw_jar_t pass_jar; /* other rooms' passes, when this request carried a pass (several rooms) */
+    int64_t renew_now_ms; /* the time sent with the renewal: the renewed pass's issue time */
+    int token_reason;     /* why the last token lookup found none (WR_TOKEN_*), 0 = found or no cookie */
+    gw_jar_t pass_jar;    /* other rooms' passes, when this request carried a pass (several rooms) */
     char set_cookie[GW_JAR_BYTES + 256]; /* a renewed or ended pass's Set-Cookie (session.c) */
     /* the Redis operation (gate.c) */
     gw_room_t *room;
@@ -149,10 +150,11 @@ int gw_tokens_cookie(gw_queue_t *q, const char *room, wr_token_t *t, const gw_ja
 /* Set-Cookie taking this room's token out: the other rooms' stay; none left deletes the cookie. */
 int gw_tokens_cookie_without(wr_token_type_t type, const gw_jar_t *jar, char *hdr, size_t cap, int64_t now_s,
                              bool secure);
-/* The leave proof for a visitor: 16 hex characters a third-party page cannot know (a hash of the
- * visitor id, which only the buyer's HttpOnly cookie carries). */
+/* The leave proof for a visitor: 16 hex characters a third-party page cannot know (a BLAKE2b of the
+ * visitor id keyed with token key k: the id appears in the audit stream, the key never leaves). */
 #define GW_LEAVE_PROOF_HEX 16
-void gw_tokens_leave_proof(const uint8_t visitor[16], char out[GW_LEAVE_PROOF_HEX + 1]);
+void gw_tokens_leave_proof(const wr_keyring_t *keys, int k, const uint8_t visitor[16],
+                           char out[GW_LEAVE_PROOF_HEX + 1]);
 /* A token without a serial yet (provisional, or pre-queued), with its Set-Cookie. 0 or -1. */
 int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_jar_t *jar, char *hdr,
                           size_t cap, bool secure);

@@ -204,8 +204,11 @@ static void on_opened(wr_redis_t *redis, const redisReply *rep, void *arg) {
             WR_WARN("opening refused", "room=%s error=\"%.200s\"", r->cfg->name, rep->str);
         return;
     }
-    if (rep->element[0]->integer == -2) { /* the draw goes on: the next slice at once */
-        open_room(r, (uint64_t)wr_wall_ms());
+    if (rep->element[0]->integer == -2) {
+        /* the draw goes on: one worker of each gateway asks for the next slice at once; the others at
+         * their next tick, so a draw never fills Redis's queue ahead of joins and view refreshes */
+        if (r->owner->worker == 0)
+            open_room(r, (uint64_t)wr_wall_ms());
         return;
     }
     if (rep->element[0]->integer < 0)
@@ -387,6 +390,7 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_qu
                   int worker) {
     memset(rs, 0, sizeof *rs);
     rs->loop = loop;
+    rs->worker = worker;
     char host[40] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(rs->gateway_id, sizeof rs->gateway_id, "%s:%d:w%d", host, (int)getpid(), worker);

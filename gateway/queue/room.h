@@ -70,6 +70,7 @@ typedef struct {
 
 struct gw_rooms {
     uv_loop_t *loop;
+    int worker;
     char gateway_id[80]; /* host:pid:worker, this worker's field in each room's signal hash */
     uint64_t last_signal_ms;
     wr_redis_t redis;

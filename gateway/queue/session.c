@@ -145,7 +145,7 @@ static void on_renewed(wr_redis_t *redis, const redisReply *rep, void *arg) {
         int64_t now_s = wr_wall_ms() / 1000;
         wr_token_t p = st->pass;
         p.expires_at = st->renew_end_s;
-        p.issued_at = wr_wall_ms(); /* Redis confirmed the session live now (ms: revoked.h) */
+        p.issued_at = st->renew_now_ms; /* when Redis confirmed it live: a revocation after that wins */
         if (gw_tokens_cookie(q, st->pass_room->name, &p, &st->pass_jar, st->set_cookie, sizeof st->set_cookie,
                              now_s, st->secure) == 0) {
             st->pass = p;
@@ -172,7 +172,8 @@ void gw_session_renew(gw_queue_t *q, gw_req_t *req, gw_room_t *r) {
     char vhex[33], serial[24], now[24], gwid[16], until[24];
     sodium_bin2hex(vhex, sizeof vhex, st->pass.visitor, sizeof st->pass.visitor);
     snprintf(serial, sizeof serial, "%llu", (unsigned long long)st->pass.serial);
-    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
+    st->renew_now_ms = wr_wall_ms();
+    snprintf(now, sizeof now, "%lld", (long long)st->renew_now_ms);
     snprintf(gwid, sizeof gwid, "w%d", q->worker);
     snprintf(until, sizeof until, "%lld", (long long)end * 1000);
     const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],

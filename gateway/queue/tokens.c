@@ -180,11 +180,12 @@ int gw_tokens_provisional(gw_queue_t *q, gw_room_t *r, wr_token_t *t, const gw_j
     return gw_tokens_cookie(q, r->cfg->name, t, jar, hdr, cap, now_s, secure);
 }
 
-void gw_tokens_leave_proof(const uint8_t visitor[16], char out[GW_LEAVE_PROOF_HEX + 1]) {
+void gw_tokens_leave_proof(const wr_keyring_t *keys, int k, const uint8_t visitor[16],
+                           char out[GW_LEAVE_PROOF_HEX + 1]) {
     static const char ctx[] = "waitroom leave v1";
     uint8_t h[GW_LEAVE_PROOF_HEX / 2];
     crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_init(&st, keys->keys[k].key, sizeof keys->keys[k].key, sizeof h);
     crypto_generichash_update(&st, (const uint8_t *)ctx, sizeof ctx - 1);
     crypto_generichash_update(&st, visitor, 16);
     crypto_generichash_final(&st, h, sizeof h);

@@ -341,6 +341,35 @@ class Gatewayed(unittest.TestCase):
             r.sock.close()
             self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
 
+    def test_an_error_reply_is_not_a_full_prequeue(self):
+        """A pre-queue entry refused by Redis (here: out of memory) is trouble, not "full": the visitor is
+        pre-queued on a later request, not turned away for good."""
+        redis = RedisServer()
+        self.addCleanup(redis.stop)
+        origin = Origin()
+        self.addCleanup(origin.stop)
+        open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) + 600))
+        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
+                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n" % open_at)
+        r = redis.client()
+        try:
+            deadline = time.time() + 5
+            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            r.call("CONFIG", "SET", "maxmemory", "1")  # every write now fails: OOM
+            v = Visitor(gw.port)
+            doc = json.loads(v.get("/checkout", json_=True).body)
+            self.assertFalse(doc.get("prequeue_full", False))
+            r.call("CONFIG", "SET", "maxmemory", "0")
+            doc = json.loads(v.get("/checkout", json_=True).body)
+            self.assertFalse(doc.get("prequeue_full", False))
+            self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 1)  # pre-queued once Redis took it
+        finally:
+            r.call("CONFIG", "SET", "maxmemory", "0")
+            r.sock.close()
+            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+
     def test_prequeue_through_redis_trouble(self):
         redis = RedisServer()
         self.addCleanup(redis.stop)
