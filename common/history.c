@@ -28,9 +28,11 @@ int wr_hist_parse(const char *text, size_t len, wr_hist_sample_t *out) {
                out->reason, &end) != 10 ||
         (size_t)end != len)
         return -1;
-    if (!isfinite(out->rate_per_minute) || !isfinite(out->limit) || !isfinite(out->p99_ms) ||
-        !isfinite(out->error_rate))
-        return -1;
+    /* finite and within what a sample can hold: a huge figure would not fit the text again */
+    const double *f[] = {&out->rate_per_minute, &out->limit, &out->p99_ms, &out->error_rate};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!isfinite(*f[i]) || *f[i] < -1.0 || *f[i] > 1e12)
+            return -1;
     out->ms = ms;
     out->waiting = waiting;
     out->unclaimed = unclaimed;
