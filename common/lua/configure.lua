@@ -4,10 +4,12 @@
 -- KEYS: cfg, ctl, log, shuffle
 -- ARGV: now_ms, who, log_maxlen, field1, value1, field2, value2, ...
 -- Opening the room (state = open) also lifts a sold-out that wr-admission set at zero inventory.
--- open_at can move only until the room's draw is done (open.lua checks it under the same lock).
--- Returns the number of fields changed, or -1 (nothing changed) if open_at came after the opening.
+-- open_at can move only until the room's draw begins (open.lua checks it under the same lock; once
+-- the draw has begun its serials are reserved and it runs to its end).
+-- Returns the number of fields changed, or -1 (nothing changed) if open_at came after that.
+local d = redis.call('HMGET', KEYS[4], 'opened', 'drawing')
 for i = 4, #ARGV, 2 do
-  if ARGV[i] == 'open_at' and redis.call('HGET', KEYS[4], 'opened') == '1' then
+  if ARGV[i] == 'open_at' and (d[1] == '1' or d[2] == '1') then
     return -1
   end
 end

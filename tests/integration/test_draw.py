@@ -29,7 +29,7 @@ def rank(seed, visitor):
 
 class Draw(LuaRoom):
     def __init__(self, r, name):
-        super().__init__(r, name, ("schedule", "prequeue", "open", "join"))
+        super().__init__(r, name, ("schedule", "prequeue", "open", "join", "configure"))
 
     def schedule(self, seed):
         commitment = hashlib.sha256(bytes.fromhex(seed)).hexdigest()
@@ -161,6 +161,21 @@ class Scripts(unittest.TestCase):
         self.assertEqual([e["ev"] for e in sliced.events()].count("drawn"), 7)
         res = self.verify("sliced")
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+
+    def test_open_at_cannot_move_once_the_draw_has_begun(self):
+        d = Draw(self.r, "moving")
+        d.slice = 1
+        d.schedule(seed_of(8))
+        for i in range(1, 4):
+            d.prequeue(vid(i))
+        cfg = ["cfg", "ctl", "log", "shuffle"]
+        self.assertEqual(d.ev("configure", cfg, [4000, "org", MAXLEN, "open_at", 6]), 1)  # before: moves
+        self.r.call("HSET", d.k("cfg"), "open_at", 5)
+        step = d.ev("open", ["pre", "shuffle", "log", "seq", "seen", "presorted", "cfg", "left"],
+                    [5000, "gw1", MAXLEN, 0, 1])
+        self.assertEqual(step[0], -2)  # the draw has begun
+        self.assertEqual(d.ev("configure", cfg, [5001, "org", MAXLEN, "open_at", 9]), -1)  # refused
+        self.assertEqual(d.open()[:2], [0, 3])
 
     def test_verify_shuffle_accepts_honest_and_refuses_rigged_draws(self):
         d = Draw(self.r, "fair")
