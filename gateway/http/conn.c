@@ -806,6 +806,18 @@ void gw_conn_response_done(gw_conn_t *c) {
 
 /* ---- accept and shutdown ---------------------------------------------------------------------- */
 
+/* A connection refused as it is accepted (max_connections, max_connections_per_ip): the 503 page if
+ * the socket takes it at once, then closed; it never counts as open. */
+static void refuse_at_accept(gw_worker_t *w, gw_conn_t *c) {
+    atomic_fetch_sub_explicit(w->total_conns, 1, memory_order_relaxed);
+    GW_INC(&w->metrics, responses_by_class[5]);
+    size_t len;
+    const char *resp = gw_http_error(503, &len);
+    uv_buf_t b = uv_buf_init((char *)resp, (unsigned)len);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+}
+
 void gw_conn_accept(gw_worker_t *w) {
     gw_conn_t *c = calloc(1, sizeof *c);
     if (!c) {
@@ -821,14 +833,8 @@ void gw_conn_accept(gw_worker_t *w) {
     }
     uint32_t n = atomic_fetch_add_explicit(w->total_conns, 1, memory_order_relaxed);
     if (n >= w->cfg->max_connections) {
-        atomic_fetch_sub_explicit(w->total_conns, 1, memory_order_relaxed);
         GW_INC(&w->metrics, conns_rejected);
-        GW_INC(&w->metrics, responses_by_class[5]);
-        size_t len;
-        const char *resp = gw_http_error(503, &len);
-        uv_buf_t b = uv_buf_init((char *)resp, (unsigned)len);
-        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+        refuse_at_accept(w, c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -843,14 +849,8 @@ void gw_conn_accept(gw_worker_t *w) {
     }
     if (w->conns_per_ip) {
         if (!wr_count_acquire(w->conns_per_ip, c->client_ip, strlen(c->client_ip))) {
-            atomic_fetch_sub_explicit(w->total_conns, 1, memory_order_relaxed);
             GW_INC(&w->metrics, conns_rejected_per_ip);
-            GW_INC(&w->metrics, responses_by_class[5]);
-            size_t len;
-            const char *resp = gw_http_error(503, &len);
-            uv_buf_t b = uv_buf_init((char *)resp, (unsigned)len);
-            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-            uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+            refuse_at_accept(w, c);
             return;
         }
         c->ip_counted = 1;

@@ -33,37 +33,16 @@ static void on_fire_and_forget(wr_redis_t *redis, const redisReply *rep, void *a
         WR_WARN("session update refused", "what=%s error=\"%.200s\"", (const char *)arg, rep->str);
 }
 
-/* release.lua or extend.lua for the pass this request carried; nobody waits for the answer. */
-static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char *reason, int64_t new_end_ms,
-                         int status) {
-    if (!strcmp(reason, "released"))
-        GW_ROOM_INC(r, releases);
-    else if (!strcmp(reason, "completed"))
-        GW_ROOM_INC(r, completions);
-    else if (!strcmp(reason, "grace"))
-        GW_ROOM_INC(r, graces);
+/* extend.lua for the pass this request carried: its session's end moves to end_ms (reason
+ * 'extended' or 'grace', status the origin's 5xx for a grace, else 0), as of now_ms. */
+static void extend_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, int64_t now_ms, int64_t end_ms,
+                        const char *reason, int status, wr_redis_reply_cb cb, void *arg) {
     char vhex[33], serial[24], now[24], gwid[16], end[24], code[8];
     sodium_bin2hex(vhex, sizeof vhex, st->pass.visitor, sizeof st->pass.visitor);
     snprintf(serial, sizeof serial, "%llu", (unsigned long long)st->pass.serial);
-    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
     snprintf(gwid, sizeof gwid, "w%d", q->worker);
-    if (new_end_ms == 0) {
-        const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
-                              r->keys.k[WR_KEY_LOG],
-                              r->keys.k[WR_KEY_ENDED],
-                              r->keys.k[WR_KEY_OWED],
-                              r->keys.k[WR_KEY_REVOKED],
-                              serial,
-                              vhex,
-                              now,
-                              reason,
-                              gwid,
-                              r->log_maxlen,
-                              r->pass_life_ms};
-        wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_fire_and_forget, "release", 5, 12, argv, NULL);
-        return;
-    }
-    snprintf(end, sizeof end, "%lld", (long long)new_end_ms);
+    snprintf(end, sizeof end, "%lld", (long long)end_ms);
     snprintf(code, sizeof code, "%d", status);
     const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
                           r->keys.k[WR_KEY_LOG],
@@ -77,7 +56,40 @@ static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char 
                           gwid,
                           r->log_maxlen,
                           code};
-    wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, on_fire_and_forget, "extend", 4, 12, argv, NULL);
+    wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, cb, arg, 4, 12, argv, NULL);
+}
+
+/* release.lua or extend.lua for the pass this request carried; nobody waits for the answer. */
+static void session_call(gw_queue_t *q, gw_qreq_t *st, gw_room_t *r, const char *reason, int64_t new_end_ms,
+                         int status) {
+    if (!strcmp(reason, "released"))
+        GW_ROOM_INC(r, releases);
+    else if (!strcmp(reason, "completed"))
+        GW_ROOM_INC(r, completions);
+    else if (!strcmp(reason, "grace"))
+        GW_ROOM_INC(r, graces);
+    if (new_end_ms != 0) {
+        extend_call(q, st, r, wr_wall_ms(), new_end_ms, reason, status, on_fire_and_forget, "extend");
+        return;
+    }
+    char vhex[33], serial[24], now[24], gwid[16];
+    sodium_bin2hex(vhex, sizeof vhex, st->pass.visitor, sizeof st->pass.visitor);
+    snprintf(serial, sizeof serial, "%llu", (unsigned long long)st->pass.serial);
+    snprintf(now, sizeof now, "%lld", (long long)wr_wall_ms());
+    snprintf(gwid, sizeof gwid, "w%d", q->worker);
+    const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
+                          r->keys.k[WR_KEY_LOG],
+                          r->keys.k[WR_KEY_ENDED],
+                          r->keys.k[WR_KEY_OWED],
+                          r->keys.k[WR_KEY_REVOKED],
+                          serial,
+                          vhex,
+                          now,
+                          reason,
+                          gwid,
+                          r->log_maxlen,
+                          r->pass_life_ms};
+    wr_redis_eval(&r->owner->redis, WR_LUA_RELEASE, on_fire_and_forget, "release", 5, 12, argv, NULL);
 }
 
 /* Ends, extends or renews the session of the pass this request carried; the header line for the client. */
@@ -169,27 +181,9 @@ void gw_session_renew(gw_queue_t *q, gw_req_t *req, gw_room_t *r) {
         return;
     }
     GW_ROOM_INC(r, renewals);
-    char vhex[33], serial[24], now[24], gwid[16], until[24];
-    sodium_bin2hex(vhex, sizeof vhex, st->pass.visitor, sizeof st->pass.visitor);
-    snprintf(serial, sizeof serial, "%llu", (unsigned long long)st->pass.serial);
     st->renew_now_ms = wr_wall_ms();
-    snprintf(now, sizeof now, "%lld", (long long)st->renew_now_ms);
-    snprintf(gwid, sizeof gwid, "w%d", q->worker);
-    snprintf(until, sizeof until, "%lld", (long long)end * 1000);
-    const char *argv[] = {r->keys.k[WR_KEY_ACTIVE],
-                          r->keys.k[WR_KEY_LOG],
-                          r->keys.k[WR_KEY_OWED],
-                          r->keys.k[WR_KEY_ENDED],
-                          serial,
-                          vhex,
-                          now,
-                          until,
-                          "extended",
-                          gwid,
-                          r->log_maxlen,
-                          "0"};
     gw_req_hold(req, q->cfg->send_timeout_ms);
-    wr_redis_eval(&r->owner->redis, WR_LUA_EXTEND, on_renewed, call, 4, 12, argv, NULL);
+    extend_call(q, st, r, st->renew_now_ms, end * 1000, "extended", 0, on_renewed, call);
 }
 
 const char *gw_session_pass_header(gw_queue_t *q, gw_req_t *req, size_t *len) {
