@@ -257,133 +257,107 @@ class Scripts(unittest.TestCase):
 
 
 class Gatewayed(unittest.TestCase):
-    def test_scheduled_room_end_to_end(self):
-        redis = RedisServer()
+    def scheduled(self, opens_in_s, room_extra="", workers=1):
+        """A redis-server, an origin and a gateway with a room 'sale' scheduled to open in opens_in_s
+        seconds; returns (opening unix time, gateway, Redis client) once every worker has read the draw's
+        commitment (self.redis and self.origin hold the servers). All of it is stopped after the test (the
+        gateway must exit 0)."""
+        self.redis = redis = RedisServer()
         self.addCleanup(redis.stop)
-        origin = Origin()
+        self.origin = origin = Origin()
         self.addCleanup(origin.stop)
-        opens = int(time.time()) + 5
+        opens = int(time.time()) + opens_in_s
         open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opens))
-        gw = Gateway(origin.url(), workers=2, extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
-                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n" % open_at)
+        gw = Gateway(origin.url(), workers=workers, extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
+                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n%s" % (open_at, room_extra))
+        self.addCleanup(lambda: self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:]))
         r = redis.client()
-        try:
-            deadline = time.time() + 5
-            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)  # every worker has read the commitment
-            commitment = r.call("HGET", "wr:{sale}:shuffle", "commitment").decode()
-            vs = [Visitor(gw.port) for _ in range(6)]
-            for v in vs:
-                doc = json.loads(v.get("/checkout", json_=True).body)
-                self.assertEqual(doc["state"], "scheduled")
-                self.assertIsNone(doc["position"])
-                self.assertEqual(doc["shuffle_commitment"], commitment)
-                self.assertNotIn("shuffle_seed", doc)
-                self.assertIn("wr_q", v.cookies)
-            # the page says what happens, and shows the commitment
-            page = vs[0].get("/checkout").body
-            self.assertIn(b"The sale has not opened yet", page)
-            self.assertIn(b"It opens at " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(opens)).encode(), page)
-            self.assertIn(commitment.encode(), page)
-            # one leaves the pre-queue; a status poll without a token makes no place
-            res = vs[5].leave()
-            self.assertEqual(json.loads(res.body), {"left": True})
-            Visitor(gw.port).get("/__waitroom/status?room=sale")
-            self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 5)
-            self.assertEqual(len(origin.requests), 0)
-            time.sleep(max(0.0, opens + 1.0 - time.time()))
-            seed = r.call("HGET", "wr:{sale}:shuffle", "seed").decode()
-            self.assertEqual(hashlib.sha256(bytes.fromhex(seed)).hexdigest(), commitment)
-            drawn = {}
-            for _, f in r.call("XRANGE", "wr:{sale}:log", "-", "+"):
-                e = {f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
-                if e["ev"] == "drawn":
-                    drawn[e["visitor"]] = int(e["serial"])
-            self.assertEqual(sorted(drawn.values()), [1, 2, 3, 4, 5])
-            late = Visitor(gw.port)
-            self.assertEqual(json.loads(late.get("/checkout", json_=True).body)["position"], 6)
-            positions = []
-            for v in vs[:5]:
-                doc = json.loads(v.get("/checkout", json_=True).body)
-                self.assertEqual(doc["state"], "waiting")
-                self.assertEqual(doc["shuffle_seed"], seed)
-                positions.append(doc["position"])
-            self.assertEqual(sorted(positions), [1, 2, 3, 4, 5])
-            # each visitor's place is the one the draw gave them (serial = position: nobody admitted yet)
-            got = {}
-            for v, p in zip(vs[:5], positions):
-                got[p] = v
-            order = sorted(drawn, key=lambda x: drawn[x])
-            self.assertEqual(order, sorted(drawn, key=lambda x: rank(seed, x)))
-            res = subprocess.run([sys.executable, VERIFY, "sale", "--redis", "127.0.0.1:%d" % redis.port],
-                                 capture_output=True, text=True, timeout=60)
-            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
-            self.assertIn("OK: 5 pre-queued visitors", res.stdout)
-        finally:
-            r.sock.close()
-            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+        self.addCleanup(r.sock.close)
+        deadline = time.time() + 5
+        while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # every worker has read the commitment
+        return opens, gw, r
+
+    def test_scheduled_room_end_to_end(self):
+        opens, gw, r = self.scheduled(5, workers=2)
+        commitment = r.call("HGET", "wr:{sale}:shuffle", "commitment").decode()
+        vs = [Visitor(gw.port) for _ in range(6)]
+        for v in vs:
+            doc = json.loads(v.get("/checkout", json_=True).body)
+            self.assertEqual(doc["state"], "scheduled")
+            self.assertIsNone(doc["position"])
+            self.assertEqual(doc["shuffle_commitment"], commitment)
+            self.assertNotIn("shuffle_seed", doc)
+            self.assertIn("wr_q", v.cookies)
+        # the page says what happens, and shows the commitment
+        page = vs[0].get("/checkout").body
+        self.assertIn(b"The sale has not opened yet", page)
+        self.assertIn(b"It opens at " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(opens)).encode(), page)
+        self.assertIn(commitment.encode(), page)
+        # one leaves the pre-queue; a status poll without a token makes no place
+        res = vs[5].leave()
+        self.assertEqual(json.loads(res.body), {"left": True})
+        Visitor(gw.port).get("/__waitroom/status?room=sale")
+        self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 5)
+        self.assertEqual(len(self.origin.requests), 0)
+        time.sleep(max(0.0, opens + 1.0 - time.time()))
+        seed = r.call("HGET", "wr:{sale}:shuffle", "seed").decode()
+        self.assertEqual(hashlib.sha256(bytes.fromhex(seed)).hexdigest(), commitment)
+        drawn = {}
+        for _, f in r.call("XRANGE", "wr:{sale}:log", "-", "+"):
+            e = {f[i].decode(): f[i + 1].decode() for i in range(0, len(f), 2)}
+            if e["ev"] == "drawn":
+                drawn[e["visitor"]] = int(e["serial"])
+        self.assertEqual(sorted(drawn.values()), [1, 2, 3, 4, 5])
+        late = Visitor(gw.port)
+        self.assertEqual(json.loads(late.get("/checkout", json_=True).body)["position"], 6)
+        positions = []
+        for v in vs[:5]:
+            doc = json.loads(v.get("/checkout", json_=True).body)
+            self.assertEqual(doc["state"], "waiting")
+            self.assertEqual(doc["shuffle_seed"], seed)
+            positions.append(doc["position"])
+        self.assertEqual(sorted(positions), [1, 2, 3, 4, 5])
+        # each visitor's place is the one the draw gave them (serial = position: nobody admitted yet)
+        got = {}
+        for v, p in zip(vs[:5], positions):
+            got[p] = v
+        order = sorted(drawn, key=lambda x: drawn[x])
+        self.assertEqual(order, sorted(drawn, key=lambda x: rank(seed, x)))
+        res = subprocess.run([sys.executable, VERIFY, "sale", "--redis", "127.0.0.1:%d" % self.redis.port],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertIn("OK: 5 pre-queued visitors", res.stdout)
 
     def test_full_prequeue_is_told_and_joins_first_come(self):
-        redis = RedisServer()
-        self.addCleanup(redis.stop)
-        origin = Origin()
-        self.addCleanup(origin.stop)
-        opens = int(time.time()) + 4
-        open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(opens))
-        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
-                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\nprequeue_max = 2\n"
-                     % open_at)
-        r = redis.client()
-        try:
-            deadline = time.time() + 5
-            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)
-            vs = [Visitor(gw.port) for _ in range(3)]
-            docs = [json.loads(v.get("/checkout", json_=True).body) for v in vs]
-            self.assertEqual([d.get("prequeue_full", False) for d in docs], [False, False, True])
-            self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 2)
-            page = vs[2].get("/checkout").body
-            self.assertIn(b"The pre-queue is full", page)
-            for _ in range(3):  # the answer holds on every poll
-                self.assertTrue(json.loads(vs[2].get("/checkout", json_=True).body)["prequeue_full"])
-            time.sleep(max(0.0, opens + 1.0 - time.time()))
-            positions = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs]
-            self.assertEqual(sorted(positions[:2]), [1, 2])
-            self.assertEqual(positions[2], 3)  # first-come, after everyone drawn
-        finally:
-            r.sock.close()
-            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+        opens, gw, r = self.scheduled(4, room_extra="prequeue_max = 2\n")
+        vs = [Visitor(gw.port) for _ in range(3)]
+        docs = [json.loads(v.get("/checkout", json_=True).body) for v in vs]
+        self.assertEqual([d.get("prequeue_full", False) for d in docs], [False, False, True])
+        self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 2)
+        page = vs[2].get("/checkout").body
+        self.assertIn(b"The pre-queue is full", page)
+        for _ in range(3):  # the answer holds on every poll
+            self.assertTrue(json.loads(vs[2].get("/checkout", json_=True).body)["prequeue_full"])
+        time.sleep(max(0.0, opens + 1.0 - time.time()))
+        positions = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs]
+        self.assertEqual(sorted(positions[:2]), [1, 2])
+        self.assertEqual(positions[2], 3)  # first-come, after everyone drawn
 
     def test_an_error_reply_is_not_a_full_prequeue(self):
         """A pre-queue entry refused by Redis (here: out of memory) is trouble, not "full": the visitor is
         pre-queued on a later request, not turned away for good."""
-        redis = RedisServer()
-        self.addCleanup(redis.stop)
-        origin = Origin()
-        self.addCleanup(origin.stop)
-        open_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) + 600))
-        gw = Gateway(origin.url(), extra_origin="[redis]\nurl = redis://127.0.0.1:%d\n" % redis.port,
-                     rooms="[room sale]\npaths = /checkout\nstate = scheduled\nopen_at = %s\n" % open_at)
-        r = redis.client()
-        try:
-            deadline = time.time() + 5
-            while not r.call("HGET", "wr:{sale}:shuffle", "commitment") and time.time() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)
-            r.call("CONFIG", "SET", "maxmemory", "1")  # every write now fails: OOM
-            v = Visitor(gw.port)
-            doc = json.loads(v.get("/checkout", json_=True).body)
-            self.assertFalse(doc.get("prequeue_full", False))
-            r.call("CONFIG", "SET", "maxmemory", "0")
-            doc = json.loads(v.get("/checkout", json_=True).body)
-            self.assertFalse(doc.get("prequeue_full", False))
-            self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 1)  # pre-queued once Redis took it
-        finally:
-            r.call("CONFIG", "SET", "maxmemory", "0")
-            r.sock.close()
-            self.assertEqual(gw.stop(), 0, getattr(gw, "final_log", "")[-3000:])
+        _, gw, r = self.scheduled(600)
+        self.addCleanup(r.call, "CONFIG", "SET", "maxmemory", "0")
+        r.call("CONFIG", "SET", "maxmemory", "1")  # every write now fails: OOM
+        v = Visitor(gw.port)
+        doc = json.loads(v.get("/checkout", json_=True).body)
+        self.assertFalse(doc.get("prequeue_full", False))
+        r.call("CONFIG", "SET", "maxmemory", "0")
+        doc = json.loads(v.get("/checkout", json_=True).body)
+        self.assertFalse(doc.get("prequeue_full", False))
+        self.assertEqual(r.call("ZCARD", "wr:{sale}:pre"), 1)  # pre-queued once Redis took it
 
     def test_prequeue_through_redis_trouble(self):
         redis = RedisServer()
