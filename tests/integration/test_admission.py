@@ -213,7 +213,10 @@ class Admission(unittest.TestCase):
                            "[room fair]\npaths = /fair\nmode = adaptive\nmin_rate = 60\nmax_rate = 600\n")
         try:
             self.r.call("DEL", "wr:{sale}:seq", "wr:{sale}:seen")
-            vs = [Visitor(gw.port) for _ in range(30)]
+            # a fresh view before the first visitor (else some get provisional places), and enough
+            # visitors that some still wait below when a loaded ASan run takes its time (10 admitted/s)
+            self.assertTrue(wait_for(lambda: (gw.metric("waitroom_gateway_room_refreshes_total") or 0) >= 4))
+            vs = [Visitor(gw.port) for _ in range(80)]
             for v in vs:
                 v.get("/checkout", json_=True)
             self.start("a")
