@@ -417,6 +417,16 @@ static int origin_key(parser_t *p, const char *key, const char *val) {
     KEY_U64("pool_idle_timeout_ms", origin_pool_idle_timeout_ms, 100, 3600000)
     KEY_U64("down_after_failures", origin_down_after_failures, 1, 1000)
     KEY_U64("retry_after_ms", origin_retry_after_ms, 10, 600000)
+    KEY_U64("spool_max_bytes", spool_max_bytes, 0, UINT64_C(1) << 40)
+    KEY_U64("spool_total_bytes", spool_total_bytes, 0, UINT64_C(1) << 44)
+    if (!strcmp(key, "spool_dir")) {
+        free(c->spool_dir);
+        c->spool_dir = NULL;
+        if (!val[0])
+            return 0;
+        c->spool_dir = resolve_path(p, val);
+        return c->spool_dir ? 0 : fail(p, key, "out of memory");
+    }
     if (!strcmp(key, "pass_signing_key_file")) {
         free(c->pass_signing_key_file);
         c->pass_signing_key_file = NULL;
@@ -671,6 +681,8 @@ static void set_defaults(wr_config_t *c) {
     c->origin_pool_idle_timeout_ms = 30000;
     c->origin_down_after_failures = 3;
     c->origin_retry_after_ms = 1000;
+    c->spool_max_bytes = UINT64_C(1) << 30;
+    c->spool_total_bytes = UINT64_C(4) << 30;
     wr_parse_hostport("127.0.0.1:6379", &c->redis);
 }
 
@@ -839,6 +851,7 @@ void wr_config_free(wr_config_t *c) {
     free(c->dir);
     free(c->key_file);
     free(c->pass_signing_key_file);
+    free(c->spool_dir);
     free(c->admin_token_file);
     free(c->origin_url);
     free(c->redis_url);

@@ -124,6 +124,9 @@ typedef struct wr_config {
     uint32_t origin_down_after_failures;
     uint64_t origin_retry_after_ms;
     char *pass_signing_key_file; /* NULL: no Waitroom-Pass header (passsig.h) */
+    char *spool_dir;          /* where responses a slow client has not taken yet go; NULL: $TMPDIR or /tmp */
+    uint64_t spool_max_bytes; /* held for one response ahead of its client; 0: no spooling */
+    uint64_t spool_total_bytes; /* held by the whole process */
 
     /* [redis] */
     char *redis_url;

@@ -184,7 +184,7 @@ int main(int argc, char **argv) {
     mallopt(M_MMAP_THRESHOLD, 32 * 1024);
     raise_nofile(cfg);
     gw_http_init();
-    if (ensure_secret(cfg->key_file, WR_SECRET_KEYS, "key_file") < 0 ||
+    if (gw_spool_check(cfg) < 0 || ensure_secret(cfg->key_file, WR_SECRET_KEYS, "key_file") < 0 ||
         ensure_secret(cfg->admin_token_file, WR_SECRET_TOKEN, "admin_token_file") < 0) {
         gw_pages_free(pages, cfg->nrooms);
         wr_config_free(cfg);

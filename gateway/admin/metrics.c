@@ -218,6 +218,12 @@ long gw_metrics_render(gw_http_metrics_t *const *w, gw_queue_metrics_t *const *q
            SUM(pool_busy));
     metric(&o, "waitroom_gateway_pool_waiting_requests", "gauge",
            "Requests waiting for a free origin connection (pool_max_conns reached).", SUM(pool_waiting));
+    metric(&o, "waitroom_gateway_spooled_responses_total", "counter",
+           "Responses whose client fell behind, relayed through a spool file so the origin connection was "
+           "freed.",
+           SUM(spooled_responses));
+    metric(&o, "waitroom_gateway_spool_bytes", "gauge",
+           "Response bytes held in spool files for clients that have not taken them yet.", SUM(spool_bytes));
     metric(&o, "waitroom_gateway_origin_down", "gauge",
            "Workers that currently consider the origin down after repeated connect failures.",
            SUM(origin_down));

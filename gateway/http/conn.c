@@ -225,9 +225,16 @@ static void on_write(uv_write_t *req, int status) {
         else
             gw_timer_disarm(&c->timer);
     }
-    if (c->local)
+    if (c->up)
+        c->up->in_busy = 0; /* the write that pointed into the upstream's buffer, if any, is done */
+    if (c->local) {
         gw_conn_response_done(c);
-    else if (c->up && !c->req_sent)
+    } else if (c->spool) {
+        gw_upstream_t *u = c->up;
+        gw_spool_pump(c);
+        if (u && c->up == u && c->phase == GW_C_FORWARD)
+            gw_upstream_relay(u); /* room in the spool again, or the buffer it still held is free */
+    } else if (c->up && !c->req_sent)
         forward_body(c); /* a 100 Continue went out while the body was on its way */
     else if (c->up)
         gw_upstream_relay(c->up);
@@ -264,6 +271,10 @@ static void req_end(gw_conn_t *c) {
 
 static void drop_upstream(gw_conn_t *c) {
     req_end(c); /* e.g. a Redis call in flight for this request: its answer will find nobody */
+    if (c->spool && !c->writing) { /* else a write still reads its buffer: closed in on_close */
+        gw_spool_close(c->w, c->spool);
+        c->spool = NULL;
+    }
     if (c->waiting)
         gw_pool_cancel_wait(&c->w->pool, c);
     if (c->up) {
@@ -279,6 +290,8 @@ static void on_close(uv_handle_t *h) {
         return;
     if (c->ip_counted)
         wr_count_release(c->w->conns_per_ip, c->client_ip, strlen(c->client_ip));
+    if (c->spool)
+        gw_spool_close(c->w, c->spool);
     if (c->blk)
         gw_cblock_put(c->w, c->blk);
     free(c);

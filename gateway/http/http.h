@@ -42,17 +42,20 @@ typedef struct {
     _Atomic uint64_t upstream_connect_errors;
     _Atomic uint64_t upstream_reused;
     _Atomic uint64_t upstream_timeouts;
-    _Atomic uint64_t upstream_errors;  /* reset, bad response, ... */
-    _Atomic uint64_t upstream_retries; /* idempotent retries after a stale pooled connection */
-    _Atomic uint64_t pool_idle;        /* gauge */
-    _Atomic uint64_t pool_busy;        /* gauge */
-    _Atomic uint64_t pool_waiting;     /* gauge: requests queued for an upstream connection */
-    _Atomic uint64_t origin_down;      /* gauge 0/1 */
+    _Atomic uint64_t upstream_errors;   /* reset, bad response, ... */
+    _Atomic uint64_t upstream_retries;  /* idempotent retries after a stale pooled connection */
+    _Atomic uint64_t pool_idle;         /* gauge */
+    _Atomic uint64_t pool_busy;         /* gauge */
+    _Atomic uint64_t pool_waiting;      /* gauge: requests queued for an upstream connection */
+    _Atomic uint64_t origin_down;       /* gauge 0/1 */
+    _Atomic uint64_t spooled_responses; /* responses a slow client made go through a spool file */
+    _Atomic uint64_t spool_bytes;       /* gauge: bytes held in spool files */
 } gw_http_metrics_t;
 
 #define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)
 #define GW_DEC(m, f) atomic_fetch_sub_explicit(&(m)->f, 1, memory_order_relaxed)
 #define GW_ADD(m, f, v) atomic_fetch_add_explicit(&(m)->f, (v), memory_order_relaxed)
+#define GW_SUB(m, f, v) atomic_fetch_sub_explicit(&(m)->f, (v), memory_order_relaxed)
 #define GW_SET(m, f, v) atomic_store_explicit(&(m)->f, (v), memory_order_relaxed)
 
 /* ---- the request ------------------------------------------------------------------------------- */
@@ -136,6 +139,8 @@ typedef struct {
 
 /* Canned responses; once per process, before the first worker starts. */
 void gw_http_init(void);
+/* Response spool files ([origin] spool_*) can be made where configured: else logged, -1. */
+int gw_spool_check(const wr_config_t *cfg);
 
 gw_worker_t *gw_worker_new(const gw_worker_opts_t *o); /* NULL: out of memory */
 int gw_worker_start(gw_worker_t *w); /* spawns the thread; returns after it bound its socket */

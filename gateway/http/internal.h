@@ -63,6 +63,7 @@ static inline void gw_timer_disarm(gw_timer_t *t) {
 typedef struct gw_worker gw_worker_t;
 typedef struct gw_conn gw_conn_t;
 typedef struct gw_upstream gw_upstream_t;
+typedef struct gw_spool gw_spool_t;
 
 /* Upstream responses: head limits. A head larger than this from the origin is a 502. */
 #define GW_UP_MAX_HEADERS 200
@@ -130,7 +131,9 @@ struct gw_upstream {
     unsigned reading : 1;
     unsigned head_pending : 1; /* head built in blk->out, not yet written */
     unsigned interim : 1;      /* current message is a 1xx, dropped */
+    unsigned in_busy : 1;      /* the client's write in flight points into blk (in up to busy_end, or out) */
     unsigned in_value;
+    uint32_t busy_end;
     uint32_t head_len;
     uint32_t status_off, status_len;
     uint64_t sent_at_us;
@@ -148,6 +151,7 @@ struct gw_conn {
     gw_list_t wait_link; /* pool waiters, while queued for an upstream connection */
     gw_cblock_t *blk;
     gw_upstream_t *up;
+    gw_spool_t *spool;  /* the response's bytes the client has not taken yet (spool.c); NULL: direct */
     uint32_t in_len;    /* bytes in blk->in */
     uint32_t parse_off; /* bytes of blk->in given to the parser */
     uint32_t body_off;  /* first request byte not yet forwarded upstream */
@@ -251,6 +255,18 @@ void gw_conn_response_done(gw_conn_t *c);
 void gw_conn_abort(gw_conn_t *c);
 void gw_conn_arm(gw_conn_t *c, uint64_t ms); /* (re)starts the connection's one timer */
 void gw_conn_body_sent(gw_conn_t *c);        /* an upstream write of request bytes finished */
+
+/* spool.c */
+gw_spool_t *gw_spool_open(gw_worker_t *w); /* NULL: spooling off, the budget spent, or no file */
+/* Appends bufs[0..n-1] but their first skip bytes, all or nothing: 0 appended, 1 no room now (the
+ * bounds; try again once the client took some), -1 I/O error */
+int gw_spool_append(gw_worker_t *w, gw_spool_t *s, const uv_buf_t *bufs, unsigned n, size_t skip);
+bool gw_spool_drained(const gw_spool_t *s); /* the client was handed every byte in it */
+void gw_spool_finish(gw_spool_t *s);        /* the whole response is in: done once the client has it all */
+/* Writes to the client what it can take; when the client has caught up the spool is emptied (and,
+ * if the response was finished, closed and the response ended). Never calls back into the relay. */
+void gw_spool_pump(gw_conn_t *c);
+void gw_spool_close(gw_worker_t *w, gw_spool_t *s);
 
 /* proxy.c */
 int gw_pool_init(gw_pool_t *p, gw_worker_t *w);

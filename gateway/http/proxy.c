@@ -9,8 +9,10 @@
  * response byte, idempotent, no body) is retried once on a fresh one.
  *
  * Relay: the response head is rewritten (headers.c); the body is relayed with the origin's own framing
- * (or de-chunked for HTTP/1.0 clients), straight from this connection's read buffer. Back-pressure:
- * while the client write is pending, the buffer is not touched; when it is full, reading stops. */
+ * (or de-chunked for HTTP/1.0 clients), straight from this connection's read buffer. While the client
+ * write is pending, the bytes it carries are not touched; when the buffer is full as well, the rest of
+ * the response goes through a spool file (spool.c) so the origin connection is free once the origin
+ * is done; without room to spool, reading stops (back-pressure). */
 #include "common/log.h"
 #include "gateway/http/internal.h"
 
@@ -363,8 +365,8 @@ static void up_read_start(gw_upstream_t *u) {
         u->reading = 1;
 }
 
-static void finish(gw_upstream_t *u) {
-    gw_conn_t *c = u->client;
+/* The response has ended on the origin's side: the connection goes back to the pool (or is closed). */
+static void release_upstream(gw_upstream_t *u, gw_conn_t *c) {
     gw_pool_t *p = u->pool;
     bool reusable = llhttp_should_keep_alive(&u->parser) && u->parse_off == u->in_len && c->req_sent &&
                     !u->writing && !p->w->stopping;
@@ -374,17 +376,139 @@ static void finish(gw_upstream_t *u) {
         pool_give(p, u, NULL);
     else
         up_close(u);
+}
+
+static void finish(gw_upstream_t *u) {
+    gw_conn_t *c = u->client;
+    if (c->spool) { /* caught up before the end */
+        gw_spool_close(u->pool->w, c->spool);
+        c->spool = NULL;
+    }
+    release_upstream(u, c);
     gw_conn_response_done(c);
+}
+
+/* The origin has sent it all, the client has not taken it all: it goes on from the spool, and the
+ * upstream connection is free now. */
+static void finish_spooled(gw_upstream_t *u, gw_conn_t *c) {
+    gw_spool_finish(c->spool);
+    release_upstream(u, c);
+    gw_spool_pump(c); /* may end the response, and start the next one */
+}
+
+/* Hands bytes of the response to the client: what the socket does not take at once goes to the spool
+ * (when it may: the request is all sent, and the bounds allow), else waits in the buffer with a write
+ * pending. 0 all handed over; 1 a write from the buffer is pending; -1 the client was cut (and u may
+ * be gone). */
+static int relay_write(gw_upstream_t *u, gw_conn_t *c, uv_buf_t *b, unsigned nb) {
+    gw_worker_t *w = u->pool->w;
+    size_t total = 0, done = 0;
+    for (unsigned i = 0; i < nb; i++)
+        total += b[i].len;
+    if (c->req_sent && w->cfg->spool_max_bytes) {
+        int r = uv_try_write((uv_stream_t *)&c->tcp, b, nb);
+        if (r < 0 && r != UV_EAGAIN) {
+            gw_conn_abort(c);
+            return -1;
+        }
+        done = r > 0 ? (size_t)r : 0;
+        if (done == total)
+            return 0;
+        if (c->spool || (c->spool = gw_spool_open(w))) {
+            int a = gw_spool_append(w, c->spool, b, nb, done);
+            if (a < 0) {
+                gw_conn_abort(c);
+                return -1;
+            }
+            if (a == 0) {
+                gw_spool_pump(c);
+                return c->up == u ? 0 : -1;
+            }
+        }
+        /* no room to spool: the rest waits here */
+        unsigned k = 0;
+        for (unsigned i = 0; i < nb; i++) {
+            if (done >= b[i].len) {
+                done -= b[i].len;
+                continue;
+            }
+            b[k++] = uv_buf_init(b[i].base + done, (unsigned)(b[i].len - done));
+            done = 0;
+        }
+        nb = k;
+    }
+    int rc = gw_conn_write(c, b, nb);
+    if (rc < 0) {
+        gw_conn_abort(c);
+        return -1;
+    }
+    if (rc == 1) {
+        u->in_busy = 1;
+        u->busy_end = u->fwd_off;
+    }
+    return rc;
+}
+
+/* The client is behind: what the origin sends goes to the end of the spool. */
+static void spool_relay(gw_upstream_t *u, gw_conn_t *c) {
+    gw_worker_t *w = u->pool->w;
+    if (!c->spool && !(c->spool = gw_spool_open(w)))
+        return; /* no spooling: plain back-pressure, reading stops when the buffer is full */
+    int rc = 0;
+    if (u->head_pending) {
+        uv_buf_t h = uv_buf_init(u->blk->out, u->head_len);
+        rc = gw_spool_append(w, c->spool, &h, 1, 0);
+        if (rc == 0)
+            u->head_pending = 0;
+    }
+    uint32_t end = u->dechunk ? u->dec_end : u->parse_off;
+    if (rc == 0 && end > u->fwd_off) {
+        uv_buf_t d = uv_buf_init(u->blk->in + u->fwd_off, end - u->fwd_off);
+        rc = gw_spool_append(w, c->spool, &d, 1, 0);
+        if (rc == 0)
+            u->fwd_off = end;
+    }
+    if (rc < 0) {
+        gw_conn_abort(c);
+        return;
+    }
+    bool all_in = rc == 0 && !u->head_pending && u->fwd_off == end;
+    if (all_in && u->parse_off == u->in_len) {
+        /* all of it is in the file: the buffer is free again, but for a direct write still in flight */
+        uint32_t base = u->in_busy ? u->busy_end : 0;
+        u->in_len = u->parse_off = u->fwd_off = u->dec_end = base;
+    }
+    if (all_in && u->msg_done) {
+        if (!u->in_busy) /* else the client's write still reads this buffer: after it (on_write) */
+            finish_spooled(u, c);
+        return;
+    }
+    if (rc == 0)
+        up_read_start(u);
+    /* rc == 1, no room in the spool: reading stops when the buffer is full and goes on as the client
+     * takes bytes (on_write pumps, then calls us again) */
+    gw_spool_pump(c);
 }
 
 void gw_upstream_relay(gw_upstream_t *u) {
     gw_conn_t *c = u->client;
-    if (!c || c->writing || u->state != GW_UP_BUSY)
+    if (!c || u->state != GW_UP_BUSY)
+        return;
+    /* A client with a write in flight, or with bytes waiting in its spool, is behind: what comes
+     * from the origin goes to the spool. A write in flight from this buffer (no spooling then) pins
+     * it, so the spool is tried again only once the buffer is full. */
+    bool spooled = c->spool && !gw_spool_drained(c->spool);
+    bool full = u->head_sent && u->in_len == GW_UP_IN_BYTES && c->req_sent;
+    if (c->writing && !spooled && !full)
         return;
     if (parse_available(u) < 0) {
         WR_WARN("bad response from origin", "worker=%d error=%s", u->pool->w->id,
                 llhttp_errno_name(llhttp_get_errno(&u->parser)));
         up_fail(u, false);
+        return;
+    }
+    if (c->writing || spooled) {
+        spool_relay(u, c);
         return;
     }
     uv_buf_t b[2];
@@ -401,16 +525,17 @@ void gw_upstream_relay(gw_upstream_t *u) {
         }
     }
     if (nb) {
-        int rc = gw_conn_write(c, b, nb);
-        if (rc < 0) {
-            gw_conn_abort(c);
+        int rc = relay_write(u, c, b, nb);
+        if (rc < 0)
             return;
-        }
         if (rc == 1)
             return; /* the client's write callback calls us again */
     }
     if (u->msg_done) {
-        finish(u);
+        if (c->spool && !gw_spool_drained(c->spool))
+            finish_spooled(u, c);
+        else
+            finish(u);
         return;
     }
     if (u->head_sent && u->parse_off == u->in_len) /* everything relayed: start over at the top */
@@ -494,6 +619,7 @@ static void start_request(gw_upstream_t *u, gw_conn_t *c) {
     u->parser.data = u;
     u->in_len = u->parse_off = u->fwd_off = u->dec_end = 0;
     u->head_done = u->head_sent = u->head_pending = u->msg_done = u->got_bytes = u->dechunk = u->interim = 0;
+    u->in_busy = 0;
     u->sent_at_us = 0;
     up_arm(u, pcfg(p)->origin_response_timeout_ms);
     up_read_start(u);
