@@ -224,6 +224,10 @@ long gw_metrics_render(gw_http_metrics_t *const *w, gw_queue_metrics_t *const *q
            SUM(spooled_responses));
     metric(&o, "waitroom_gateway_spool_bytes", "gauge",
            "Response bytes held in spool files for clients that have not taken them yet.", SUM(spool_bytes));
+    metric(&o, "waitroom_gateway_stalled_clients_cut_total", "counter",
+           "Clients that took nothing for a second while holding an origin connection another request waited "
+           "for.",
+           SUM(stalled_cut));
     metric(&o, "waitroom_gateway_origin_down", "gauge",
            "Workers that currently consider the origin down after repeated connect failures.",
            SUM(origin_down));

@@ -245,6 +245,7 @@ static void on_write(uv_write_t *req, int status) {
 int gw_conn_write(gw_conn_t *c, const uv_buf_t *bufs, unsigned n) {
     if (c->phase == GW_C_CLOSING || c->writing)
         return -1;
+    c->caught_up_ms = uv_now(&c->w->loop);
     c->wreq.data = c;
     int rc = gw_write((uv_stream_t *)&c->tcp, &c->wreq, bufs, n, on_write);
     if (rc < 0)

@@ -50,6 +50,7 @@ typedef struct {
     _Atomic uint64_t origin_down;       /* gauge 0/1 */
     _Atomic uint64_t spooled_responses; /* responses a slow client made go through a spool file */
     _Atomic uint64_t spool_bytes;       /* gauge: bytes held in spool files */
+    _Atomic uint64_t stalled_cut; /* stalled clients cut to free an origin connection for a waiting request */
 } gw_http_metrics_t;
 
 #define GW_INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)

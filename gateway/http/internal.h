@@ -70,6 +70,9 @@ typedef struct gw_spool gw_spool_t;
 #define GW_UP_OUT_BYTES 16384
 #define GW_UP_IN_BYTES 65536
 #define GW_LINGER_MS 2000
+/* With every pooled origin connection busy and a request waiting, a client that has taken nothing for
+ * this long while its response waits on an origin connection (the spool full) is cut for it. */
+#define GW_STALL_CUT_MS 1000
 #define GW_BUF_FREELIST_MAX 128
 
 /* Buffers of an active client request; returned to the worker's free list when the connection goes
@@ -98,11 +101,14 @@ typedef struct gw_ublock {
 typedef struct {
     gw_worker_t *w;
     struct sockaddr_storage addr;
-    gw_list_t idle;    /* gw_upstream_t.link, most recently used last */
-    gw_list_t waiters; /* gw_conn_t.wait_link, FIFO */
+    gw_list_t idle;       /* gw_upstream_t.link, most recently used last */
+    gw_list_t waiters;    /* gw_conn_t.wait_link, FIFO */
+    gw_list_t busy;       /* gw_upstream_t.busy_link */
+    uv_timer_t cut_timer; /* while requests wait: looks for stalled clients to cut (proxy.c) */
     uint32_t nidle, ntotal, nwaiting;
     uint32_t consecutive_failures;
     uint64_t down_until_ms; /* uv_now() time; 0 = healthy */
+    bool stopped;           /* draining: cut_timer closed */
 } gw_pool_t;
 
 enum { GW_UP_CONNECTING = 0, GW_UP_IDLE, GW_UP_BUSY, GW_UP_CLOSING };
@@ -114,8 +120,9 @@ struct gw_upstream {
     gw_timer_t timer;
     llhttp_t parser;
     gw_pool_t *pool;
-    gw_conn_t *client; /* the request this connection carries; NULL when idle */
-    gw_list_t link;
+    gw_conn_t *client;   /* the request this connection carries; NULL when idle */
+    gw_list_t link;      /* the pool's idle list */
+    gw_list_t busy_link; /* the pool's busy list, while it carries a request */
     gw_ublock_t *blk;
     uint32_t in_len, parse_off, fwd_off, dec_end;
     uint16_t nhdrs;
@@ -190,6 +197,7 @@ struct gw_conn {
     unsigned in_value;              /* parser is inside a header value */
     uint64_t body_bytes;
     uint64_t started_ms;
+    uint64_t caught_up_ms;     /* when the client last had everything it was handed (a write began) */
     uint64_t body_deadline_ms; /* streaming a body: when the client's time runs out (body_clock) */
     uint64_t body_credit;      /* ... and the byte-milliseconds not yet counted in it */
     char client_ip[INET6_ADDRSTRLEN];

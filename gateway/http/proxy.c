@@ -35,6 +35,7 @@ int gw_pool_init(gw_pool_t *p, gw_worker_t *w) {
     p->w = w;
     gw_list_init(&p->idle);
     gw_list_init(&p->waiters);
+    gw_list_init(&p->busy);
     char port[8];
     snprintf(port, sizeof port, "%u", w->cfg->origin.port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
@@ -45,6 +46,9 @@ int gw_pool_init(gw_pool_t *p, gw_worker_t *w) {
     }
     memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
+    uv_timer_init(&w->loop, &p->cut_timer);
+    p->cut_timer.data = p;
+    uv_unref((uv_handle_t *)&p->cut_timer);
     return 0;
 }
 
@@ -103,6 +107,7 @@ static void up_close(gw_upstream_t *u) {
     } else if (u->state == GW_UP_BUSY) {
         GW_DEC(m, pool_busy);
     }
+    gw_list_remove(&u->busy_link);
     u->state = GW_UP_CLOSING;
     if (u->client) {
         u->client->up = NULL;
@@ -162,6 +167,10 @@ static void up_fail(gw_upstream_t *u, bool timeout) {
 }
 
 void gw_pool_close_idle(gw_pool_t *p) {
+    if (!p->stopped) {
+        p->stopped = true;
+        uv_close((uv_handle_t *)&p->cut_timer, NULL);
+    }
     while (!gw_list_empty(&p->idle))
         up_close(GW_CONTAINER(p->idle.next, gw_upstream_t, link));
     while (!gw_list_empty(&p->waiters)) {
@@ -610,6 +619,7 @@ static void start_request(gw_upstream_t *u, gw_conn_t *c) {
     u->client = c;
     c->up = u;
     u->state = GW_UP_BUSY;
+    gw_list_push(&p->busy, &u->busy_link);
     GW_INC(&p->w->metrics, pool_busy);
     if (!u->blk && !(u->blk = gw_ublock_get(p->w))) {
         up_fail(u, false);
@@ -664,6 +674,7 @@ static void connect_new(gw_pool_t *p, gw_conn_t *c) {
     }
     u->pool = p;
     gw_list_init(&u->link);
+    gw_list_init(&u->busy_link);
     uv_tcp_init(&w->loop, &u->tcp);
     gw_timer_init(&w->loop, &u->timer, on_up_timer, u);
     u->tcp.data = u->creq.data = u;
@@ -688,6 +699,7 @@ static void pool_give(gw_pool_t *p, gw_upstream_t *u, gw_conn_t *c) {
     (void)c;
     if (u->state == GW_UP_BUSY)
         GW_DEC(m, pool_busy);
+    gw_list_remove(&u->busy_link);
     u->state = GW_UP_IDLE;
     if (!gw_list_empty(&p->waiters)) {
         gw_conn_t *next = GW_CONTAINER(p->waiters.next, gw_conn_t, wait_link);
@@ -712,6 +724,39 @@ static void pool_give(gw_pool_t *p, gw_upstream_t *u, gw_conn_t *c) {
     GW_INC(m, pool_idle);
     up_arm(u, pcfg(p)->origin_pool_idle_timeout_ms);
     up_read_start(u);
+}
+
+/* Every connection is busy and a request waits: the one held longest by a client that takes nothing
+ * (its response waiting on the origin connection, the spool full or off) is freed by cutting that
+ * client, if it has been stalled for GW_STALL_CUT_MS. The freed slot goes to the first waiter. A
+ * client that reads, however slowly, is never cut here (send_timeout_ms governs it). */
+static bool cut_stalled(gw_pool_t *p) {
+    uint64_t now = uv_now(&p->w->loop);
+    gw_conn_t *worst = NULL;
+    for (gw_list_t *e = p->busy.next; e != &p->busy; e = e->next) {
+        gw_upstream_t *u = GW_CONTAINER(e, gw_upstream_t, busy_link);
+        gw_conn_t *c = u->client;
+        if (!c || !c->writing || !u->head_sent || u->reading || now - c->caught_up_ms < GW_STALL_CUT_MS)
+            continue;
+        if (!worst || c->caught_up_ms < worst->caught_up_ms)
+            worst = c;
+    }
+    if (!worst)
+        return false;
+    GW_INC(&p->w->metrics, stalled_cut);
+    WR_DEBUG("stalled client cut for a waiting request", "worker=%d client=%s stalled_ms=%llu", p->w->id,
+             worst->client_ip, (unsigned long long)(now - worst->caught_up_ms));
+    gw_conn_abort(worst); /* closes its origin connection: serve_waiter */
+    return true;
+}
+
+/* While requests wait, clients keep stalling: every quarter second, one cut per waiting request. */
+static void on_cut_timer(uv_timer_t *t) {
+    gw_pool_t *p = t->data;
+    while (!gw_list_empty(&p->waiters) && cut_stalled(p))
+        ;
+    if (gw_list_empty(&p->waiters))
+        uv_timer_stop(t);
 }
 
 void gw_pool_acquire(gw_pool_t *p, gw_conn_t *c) {
@@ -741,6 +786,9 @@ void gw_pool_acquire(gw_pool_t *p, gw_conn_t *c) {
         p->nwaiting++;
         GW_INC(m, pool_waiting);
         gw_conn_arm(c, pcfg(p)->origin_connect_timeout_ms);
+        cut_stalled(p);
+        if (!p->stopped && !uv_is_active((uv_handle_t *)&p->cut_timer))
+            uv_timer_start(&p->cut_timer, on_cut_timer, GW_STALL_CUT_MS / 4, GW_STALL_CUT_MS / 4);
         return;
     }
     connect_new(p, c);

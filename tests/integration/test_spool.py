@@ -156,6 +156,30 @@ class Spool(unittest.TestCase):
         self.assertEqual(len(body), BIG)
         s.close()
 
+    def test_beyond_the_bounds_a_stalled_client_is_cut_for_a_waiting_request(self):
+        # spooling off (or its budget spent): a reader that never reads holds the pool's only connection
+        g = self.gateway("spool_max_bytes = 0\n")
+        s = slow_reader(g.port, "/big/%d" % BIG)
+        wait_for(lambda: self.m(g, "pool_busy_connections") == 1)
+        time.sleep(1.2)  # stalled for more than a second
+        t0 = time.time()
+        st, _, body = http_get(g.port, "/waiting")
+        self.assertEqual((st, body), (200, b"hello from origin /waiting\n"))
+        self.assertLess(time.time() - t0, 1.0)
+        self.assertEqual(self.m(g, "stalled_clients_cut_total"), 1)
+        s.settimeout(10)
+        got = 0
+        try:
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                got += len(d)
+        except ConnectionResetError:
+            pass
+        self.assertLess(got, BIG)  # its response was cut, not passed off as complete
+        s.close()
+
     def test_an_unusable_spool_dir_stops_the_start_with_a_clear_error(self):
         with self.assertRaises(RuntimeError) as e:
             Gateway(self.origin.url(), extra_origin="spool_dir = %s/missing\n" % self.dir)
