@@ -7,6 +7,8 @@
 -- Places skipped without their visitor (no-shows, abandoned) are noted in `skipped` when first skipped:
 -- claim.lua lets such a visitor rejoin at the front only within rejoin_window_ms of it.
 -- Sessions that run out are revoked (`revoked`): their passes stop working on every gateway.
+-- A place never seen is abandoned, unless the tick hash says Redis lost the room lately (restored_ms,
+-- restore.lua): its heartbeats were lost with it, so it is given one abandon timeout from then.
 -- Returns {admitted, boundary, no_shows, abandoned, skipped_left, expired}.
 -- Refuses (error FENCED) a caller whose epoch is older than the room's, so a paused old controller
 -- cannot move the boundary; a tick id already applied returns the stored result and changes nothing
@@ -74,6 +76,7 @@ while admitted < n do
   admitted = admitted + 1
 end
 
+local restored_ms = tonumber(redis.call('HGET', KEYS[8], 'restored_ms') or '-1e18')
 local b = tonumber(redis.call('GET', KEYS[2]) or '0')
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
 local cur = math.floor(now / 4000) % 65535 + 1
@@ -86,7 +89,8 @@ while admitted < n and b < seq and scanned < max_scan do
   else
     local seen = redis.call('BITFIELD', KEYS[3], 'GET', 'u16', '#' .. b)[1]
     local age_ms = ((cur - seen) % 65535) * 4000
-    if seen == 0 or age_ms > abandon_ms then
+    -- never seen, unless Redis lost its notes lately: then the place is given one abandon timeout
+    if (seen == 0 and now - restored_ms > abandon_ms) or (seen ~= 0 and age_ms > abandon_ms) then
       log('abandoned', b)
       redis.call('ZADD', KEYS[14], 'NX', now, b)
       abandoned = abandoned + 1

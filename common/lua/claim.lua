@@ -1,7 +1,7 @@
 -- claim: a visitor whose serial the boundary has passed shows up (polls or requests).
 -- KEYS: boundary, admitted, active, rejoin, log, ended, owed, revoked, skipped, tick
 -- ARGV: serial, visitor(hex), now_ms, session_ms, claim_ms, gateway, log_maxlen, keep_ms (see release.lua),
---       rejoin_window_ms
+--       rejoin_window_ms, had_session (1: the visitor's token says this place had its session)
 -- A place the boundary passed without its visitor rejoins at the front only within rejoin_window_ms
 -- of being skipped (admit.lua notes when): later it is spent (5), so nobody can hold early places for
 -- free and cash them in at leisure.
@@ -52,6 +52,13 @@ end
 -- Skipped too long ago: spent. No note at all means skipped before the window (trimmed), unless the
 -- notes began only lately (Redis lost its data: then the place is given the benefit of the doubt).
 local skipped = redis.call('ZSCORE', KEYS[9], s)
+-- The token was marked when its place had its session; no note of it here means Redis lost it: the
+-- place stays spent (no second session), as its 'ended' note would have said.
+if ARGV[10] == '1' and not skipped and not redis.call('ZSCORE', KEYS[4], s) then
+  redis.call('ZADD', KEYS[6], now, s)
+  log('spent')
+  return {5, 0}
+end
 local window = tonumber(ARGV[9])
 local since = tonumber(redis.call('HGET', KEYS[10], 'skipped_since') or '0')
 local late = skipped and now - tonumber(skipped) > window

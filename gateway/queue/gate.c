@@ -69,6 +69,8 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
         bool ok = rep && rep->type == REDIS_REPLY_INTEGER && (uint64_t)rep->integer == op->tok.serial;
         if (ok && op->tok.serial > op->room->view.seq)
             op->room->view.seq = op->tok.serial;
+        if (ok && op->tok.serial > op->room->max_serial)
+            op->room->max_serial = op->tok.serial;
         op_waiting(q, req, true, op->tok.serial, NULL);
         return;
     }
@@ -97,6 +99,8 @@ static void on_join(wr_redis_t *redis, const redisReply *rep, void *arg) {
     GW_ROOM_INC(op->room, joins);
     if (op->tok.serial > op->room->view.seq)
         op->room->view.seq = op->tok.serial; /* our own join counts before the next refresh */
+    if (op->tok.serial > op->room->max_serial)
+        op->room->max_serial = op->tok.serial; /* and is put back if Redis loses it before then */
     op_waiting(q, req, true, op->tok.serial, hdr);
 }
 
@@ -160,11 +164,19 @@ static void on_claim(wr_redis_t *redis, const redisReply *rep, void *arg) {
         pass.max_until = now_s + op->room->cfg->session_max_s;
         if (pass.max_until < pass.expires_at)
             pass.max_until = pass.expires_at;
-        char hdr[GW_JAR_BYTES + 256];
+        char hdr[2 * (GW_JAR_BYTES + 256)];
         if (st == 1)
             GW_ROOM_INC(op->room, claims);
         if (pass.expires_at > now_s && gw_tokens_cookie(q, op->room->cfg->name, &pass, &op->jar_p, hdr,
                                                         sizeof hdr, now_s, op->secure) == 0) {
+            if (op->tok.max_until != GW_TOKEN_HAD_SESSION) { /* the queue token is marked spent too */
+                size_t used = strlen(hdr);
+                wr_token_t spent = op->tok;
+                spent.max_until = GW_TOKEN_HAD_SESSION;
+                if (gw_tokens_cookie(q, op->room->cfg->name, &spent, &op->jar_q, hdr + used,
+                                     sizeof hdr - used, now_s, op->secure) < 0)
+                    hdr[used] = '\0';
+            }
             gw_answer_admitted(q, req, op->room, op->json, hdr, op->redirect, op->redirect_len);
             return;
         }
@@ -269,16 +281,21 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
         break;
     }
     case GW_OP_JOIN: {
+        char floor[24];
+        snprintf(floor, sizeof floor, "%llu", (unsigned long long)r->max_serial);
         const char *argv[] = {r->keys.k[WR_KEY_SEQ],
                               r->keys.k[WR_KEY_SEEN],
                               r->keys.k[WR_KEY_LOG],
                               r->keys.k[WR_KEY_PRESORTED],
+                              r->keys.k[WR_KEY_TICK],
                               vhex,
                               now,
                               gwid,
                               serial,
-                              r->log_maxlen};
-        eval(r, WR_LUA_JOIN, on_join, call, 4, 9, argv);
+                              r->log_maxlen,
+                              floor,
+                              GW_ROOM_RESTORE_SETTLE_MS};
+        eval(r, WR_LUA_JOIN, on_join, call, 5, 12, argv);
         break;
     }
     case GW_OP_PREJOIN:
@@ -316,8 +333,9 @@ static void start_op(gw_queue_t *q, gw_req_t *req) {
                               gwid,
                               r->log_maxlen,
                               r->pass_life_ms,
-                              r->rejoin_window_ms};
-        eval(r, WR_LUA_CLAIM, on_claim, call, 10, 19, argv);
+                              r->rejoin_window_ms,
+                              op->tok.max_until == GW_TOKEN_HAD_SESSION ? "1" : "0"};
+        eval(r, WR_LUA_CLAIM, on_claim, call, 10, 20, argv);
     }
     }
 }

@@ -24,6 +24,9 @@
 #include <stdint.h>
 
 #define GW_PAGE_PREFIX "/__waitroom/"
+/* A queue token's max_until mark (token.h: 1 pre-queued, 2 the pre-queue was full): its place had its
+ * session (set with the pass at the claim). Should Redis lose the room, the place stays spent. */
+#define GW_TOKEN_HAD_SESSION 3
 #define GW_POLL_AFTER_MS 2000
 
 /* Several rooms may share a host, and so the wr_q and wr_p cookies: one cookie holds one token per

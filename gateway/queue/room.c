@@ -19,21 +19,61 @@ static void on_restored(wr_redis_t *redis, const redisReply *rep, void *arg) {
     gw_room_t *r = arg;
     r->restoring = false;
     if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1)
-        WR_WARN("room data lost in Redis: boundary restored", "room=%s boundary=%llu", r->cfg->name,
-                (unsigned long long)r->max_boundary);
+        WR_WARN("room data lost in Redis: restored what this gateway knew", "room=%s boundary=%llu seq=%llu",
+                r->cfg->name, (unsigned long long)r->max_boundary, (unsigned long long)r->max_serial);
 }
 
-/* Redis answered with a boundary below one we saw: its data was lost (restart without persistence,
- * failover to a stale replica). Put the boundary back before trusting the view again. */
+/* Redis answered with a boundary or seq below one we saw: its data was lost (restart without
+ * persistence, FLUSHALL, failover to a stale replica). Put back what this worker knows before trusting
+ * the view again: the boundary, the highest serial (join.lua gives no new place until then), and the
+ * sessions it knows ended (the revocations it keeps), so none of them is let in again. */
 static void restore(gw_room_t *r) {
     if (r->restoring)
         return;
-    char floor[24];
-    snprintf(floor, sizeof floor, "%llu", (unsigned long long)r->max_boundary);
-    const char *argv[] = {
-        r->keys.k[WR_KEY_BOUNDARY], r->keys.k[WR_KEY_SEQ], r->keys.k[WR_KEY_LOG], floor, "gw", r->log_maxlen};
+    size_t npairs = 0;
+    for (size_t i = 0; i < r->revoked.cap && npairs < GW_ROOM_RESTORE_ENDED_MAX; i++)
+        npairs += r->revoked.slots[i].serial != 0;
+    size_t argc = 12 + 2 * npairs;
+    const char **argv = malloc(argc * sizeof *argv);
+    char(*nums)[24] = malloc((4 + 2 * npairs) * sizeof *nums);
+    if (!argv || !nums) {
+        free(argv);
+        free(nums);
+        return; /* the next refresh tries again */
+    }
+    snprintf(nums[0], sizeof nums[0], "%llu", (unsigned long long)r->max_boundary);
+    snprintf(nums[1], sizeof nums[1], "%llu", (unsigned long long)r->max_serial);
+    snprintf(nums[2], sizeof nums[2], "%lld", (long long)wr_wall_ms());
+    size_t k = 0;
+    argv[k++] = r->keys.k[WR_KEY_BOUNDARY];
+    argv[k++] = r->keys.k[WR_KEY_SEQ];
+    argv[k++] = r->keys.k[WR_KEY_LOG];
+    argv[k++] = r->keys.k[WR_KEY_TICK];
+    argv[k++] = r->keys.k[WR_KEY_ENDED];
+    argv[k++] = r->keys.k[WR_KEY_REVOKED];
+    argv[k++] = nums[0];
+    argv[k++] = r->owner->gateway_id;
+    argv[k++] = r->log_maxlen;
+    argv[k++] = nums[1];
+    argv[k++] = nums[2];
+    argv[k++] = r->pass_life_ms;
+    size_t n = 3;
+    for (size_t i = 0; i < r->revoked.cap && k + 1 < argc; i++) {
+        const gw_revoked_entry_t *e = &r->revoked.slots[i];
+        if (!e->serial)
+            continue;
+        snprintf(nums[n], sizeof nums[n], "%llu", (unsigned long long)(e->serial - 1));
+        snprintf(nums[n + 1], sizeof nums[n + 1], "%llu", (unsigned long long)e->at_ms);
+        argv[k++] = nums[n];
+        argv[k++] = nums[n + 1];
+        n += 2;
+    }
     r->restoring = true;
-    wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 3, 6, argv, NULL);
+    /* the revocation stream was lost too: read the new one from its start (restore.lua refills it) */
+    strcpy(r->revoked_after, "0");
+    wr_redis_eval(&r->owner->redis, WR_LUA_RESTORE, on_restored, r, 6, (int)k, argv, NULL);
+    free(argv);
+    free(nums);
 }
 
 /* view.lua's answer: 10 figures, the last revocation id, n, n (serial, ms) pairs, then the left serials */
@@ -93,12 +133,13 @@ static void on_view(wr_redis_t *redis, const redisReply *rep, void *arg) {
     r->open_at_override = rep->element[8]->integer;
     r->session_ttl_override = rep->element[9]->integer;
     uint64_t now = uv_now(r->owner->loop);
-    uint64_t boundary = (uint64_t)rep->element[0]->integer;
-    if (boundary < r->max_boundary) {
+    uint64_t boundary = (uint64_t)rep->element[0]->integer, seq = (uint64_t)rep->element[1]->integer;
+    if (boundary < r->max_boundary || seq < r->max_serial) {
         restore(r);
-        goto out; /* keep the old view until Redis has its boundary back */
+        goto out; /* keep the old view until Redis has its boundary and serials back */
     }
     r->max_boundary = boundary;
+    r->max_serial = seq;
     if (gw_room_view_set(&r->view, boundary, (uint64_t)rep->element[1]->integer, left, nleft, now) == 0) {
         gw_eta_sample(&r->eta, now, boundary);
         r->owner->refreshes++;

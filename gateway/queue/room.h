@@ -26,6 +26,11 @@
 #define GW_ROOM_SCHEDULE_CHECK_MS 5000 /* a scheduled room checks its draw's seed is still in Redis */
 #define GW_ROOM_STALE_MS 2000
 #define GW_ROOM_DRAW_SLICE "2000" /* visitors drawn per open.lua call: a few ms of Redis each */
+/* After a restore raised a room's boundary or seq, join.lua gives no new place for this long, so every
+ * gateway's worker (each refreshes its view every GW_ROOM_REFRESH_MS) has put back the serials it gave
+ * out; newcomers meanwhile get a provisional place. */
+#define GW_ROOM_RESTORE_SETTLE_MS "1000"
+#define GW_ROOM_RESTORE_ENDED_MAX 20000 /* ended sessions one restore puts back (the most a call carries) */
 #define GW_ROOM_SIGNAL_MS                                                                                    \
     1000 /* origin signals published this often (wr-admission treats > 3 s as stale) */ /* a view older than \
                                                                                            this is not       \
@@ -55,14 +60,15 @@ typedef struct {
     gw_eta_t eta;
     bool refreshing;
     bool restoring;
-    uint64_t max_boundary;        /* highest boundary ever seen: put back if Redis loses the room */
-    uint64_t *hb;                 /* set of serials (+1) that showed a sign of life since the last flush */
-    wr_sig_counts_t sig;          /* the origin's answers to this room's admitted visitors, this interval */
-    int64_t inventory;            /* last Waitroom-Inventory the origin sent this worker, -1 = none */
-    int64_t inventory_left;       /* tickets left as wr-admission last recorded it (the view), -1 = unknown */
-    bool sold_out;                /* wr-admission saw the inventory reach zero: the room is sold out */
-    int state_override;           /* the organiser's live state (wr:{ROOM}:cfg), -1 = as configured */
-    int64_t open_at_override;     /* the organiser's live open_at (unix s), 0 = as configured */
+    uint64_t max_boundary;    /* highest boundary ever seen: put back if Redis loses the room */
+    uint64_t max_serial;      /* highest serial ever seen (views, own joins): likewise; join.lua's floor */
+    uint64_t *hb;             /* set of serials (+1) that showed a sign of life since the last flush */
+    wr_sig_counts_t sig;      /* the origin's answers to this room's admitted visitors, this interval */
+    int64_t inventory;        /* last Waitroom-Inventory the origin sent this worker, -1 = none */
+    int64_t inventory_left;   /* tickets left as wr-admission last recorded it (the view), -1 = unknown */
+    bool sold_out;            /* wr-admission saw the inventory reach zero: the room is sold out */
+    int state_override;       /* the organiser's live state (wr:{ROOM}:cfg), -1 = as configured */
+    int64_t open_at_override; /* the organiser's live open_at (unix s), 0 = as configured */
     int64_t session_ttl_override; /* the organiser's live session_ttl_s, 0 = as configured */
     uint64_t inventory_ms;
     size_t nhb, hbcap;

@@ -50,7 +50,7 @@ class Draw(LuaRoom):
                 return res
 
     def join(self, visitor):
-        return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, 6000, "gw1", 0, MAXLEN])
+        return self.ev("join", ["seq", "seen", "log", "presorted", "tick"], [visitor, 6000, "gw1", 0, MAXLEN, 0, 1000])
 
     def order(self):
         h = self.r.call("HGETALL", self.k("presorted"))

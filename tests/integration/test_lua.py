@@ -26,11 +26,18 @@ class Room(LuaRoom):
     """Calls the scripts with the key layout of common/lua/README.md."""
 
     def __init__(self, r, name):
-        super().__init__(r, name, ("join", "leave", "admit", "claim", "release", "view", "extend"))
+        super().__init__(r, name, ("join", "leave", "admit", "claim", "release", "view", "extend", "restore"))
         self.tick = 0
 
-    def join(self, visitor, now, want=0):
-        return self.ev("join", ["seq", "seen", "log", "presorted"], [visitor, now, "gw1", want, MAXLEN])
+    def join(self, visitor, now, want=0, floor=0, settle_ms=1000):
+        return self.ev("join", ["seq", "seen", "log", "presorted", "tick"],
+                       [visitor, now, "gw1", want, MAXLEN, floor, settle_ms])
+
+    def restore(self, boundary, seq, now, ended=()):
+        args = [boundary, "gw1", MAXLEN, seq, now, KEEP_MS]
+        for s, ms in ended:
+            args += [s, ms]
+        return self.ev("restore", ["boundary", "seq", "log", "tick", "ended", "revoked"], args)
 
     def leave(self, serial, now):
         return self.ev("leave", ["boundary", "left", "log"], [serial, "v%d" % serial, now, "gw1", MAXLEN])
@@ -49,10 +56,11 @@ class Room(LuaRoom):
                                  "active", "ended", "owed", "revoked", "skipped"],
                        [n, now, ABANDON_MS, CLAIM_MS, tick, epoch, "ctl", MAXLEN, max_scan, KEEP_MS, REJOIN_MS])
 
-    def claim(self, serial, now):
+    def claim(self, serial, now, had_session=0):
         return self.ev("claim", ["boundary", "admitted", "active", "rejoin", "log", "ended", "owed", "revoked",
                                  "skipped", "tick"],
-                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN, KEEP_MS, REJOIN_MS])
+                       [serial, "v%d" % serial, now, SESSION_MS, CLAIM_MS, "gw1", MAXLEN, KEEP_MS, REJOIN_MS,
+                        had_session])
 
     def admitted(self, n):
         """Visitors v1..vn join and poll at 1,000 ms and are admitted at once; returns admit's answer."""
@@ -126,6 +134,53 @@ class Scripts(unittest.TestCase):
         self.assertEqual(room.join("v9", 2000, want=9), 9)
         self.assertEqual(room.join("newer", 2000), 10)
         self.assertEqual([e for e, _ in room.log()], ["rejoined", "joined", "rejoined", "joined"])
+
+    def test_no_new_place_below_a_gateways_floor_until_restored_and_settled(self):
+        room = self.room
+        self.assertEqual([room.join("v%d" % i, 1000) for i in range(1, 6)], [1, 2, 3, 4, 5])
+        self.r.call("FLUSHALL")  # Redis lost the room; a gateway that saw serial 5 calls with floor 5
+        self.assertEqual(room.join("new", 2000, floor=5), -3)  # a provisional place, not serial 1
+        self.assertEqual(room.join("v2", 2000, want=2, floor=5), 2)  # returning visitors keep theirs
+        # one gateway puts back what it saw (serial 3); another saw 5 and restores a moment later
+        self.assertEqual(room.restore(0, 3, 2100), 1)
+        self.assertEqual(room.join("new", 2500, floor=3), -3)  # settling: not yet
+        self.assertEqual(room.restore(0, 5, 2600), 1)
+        self.assertEqual(room.restore(0, 4, 2700), 0)  # nothing to raise: the settle is not extended
+        self.assertEqual(room.join("new", 3500, floor=5), -3)
+        self.assertEqual(room.join("new", 3601, floor=5), 6)  # after everything anyone gave out
+        self.assertEqual(room.join("v4", 3700, want=4), 4)
+        self.assertEqual(room.join("newer", 3800, floor=6), 7)
+        evs = [e for e, _ in room.log()]
+        self.assertEqual(evs.count("restored"), 2)
+
+    def test_places_not_seen_since_a_loss_get_one_abandon_timeout(self):
+        room = self.room
+        for i in range(1, 4):
+            room.join("v%d" % i, 1000)
+        self.r.call("FLUSHALL")  # their heartbeats are gone with everything else
+        room.restore(0, 3, 2000)
+        self.assertEqual(room.admit(2, 3000)[:4], [2, 2, 0, 0])  # not counted abandoned
+        self.assertEqual(room.admit(1, 2000 + ABANDON_MS + 1)[:4], [0, 3, 0, 1])  # after the timeout: they are
+
+    def test_restore_puts_back_the_sessions_a_gateway_knows_ended(self):
+        room = self.room
+        room.in_session(3)
+        room.release(2, 3000)
+        self.r.call("FLUSHALL")
+        self.assertEqual(room.restore(3, 3, 4000, ended=[(2, 3000)]), 1)
+        self.assertEqual(room.revoked(), [(2, 3000)])  # gateways that lost their table learn it again
+        self.assertEqual(room.claim(2, 5000), [5, 0])  # spent: no second session
+        self.assertEqual(room.restore(3, 3, 4100, ended=[(2, 3000)]), 0)  # idempotent
+        self.assertEqual(room.revoked(), [(2, 3000)])
+
+    def test_a_token_marked_as_having_had_its_session_stays_spent_after_a_loss(self):
+        room = self.room
+        room.in_session(2)
+        self.r.call("FLUSHALL")
+        room.restore(2, 2, 4000)
+        self.assertEqual(room.claim(1, 5000, had_session=1), [5, 0])
+        self.assertEqual(room.claim(1, 5100), [5, 0])  # and now noted as ended
+        self.assertEqual(room.claim(2, 5200), [2, 0])  # unmarked: the benefit of the doubt (rejoins)
 
     def test_admission_in_join_order_with_exact_positions(self):
         room = self.room
