@@ -693,8 +693,8 @@ int main(int argc, char **argv) {
         a.scripts[i].name = wr_lua_names[i];
         a.scripts[i].source = wr_lua_sources[i];
     }
-    int rc = wr_redis_init(&a.redis, a.loop, cfg->redis.host, cfg->redis.port, a.scripts, WR_LUA_COUNT, NULL,
-                           NULL);
+    int rc = wr_redis_init(&a.redis, a.loop, cfg->redis.host, cfg->redis.port, cfg->redis_timeout_ms,
+                           a.scripts, WR_LUA_COUNT, NULL, NULL);
     if (rc < 0) {
         WR_ERROR("cannot start the Redis connection", "error=\"%s\"", uv_strerror(rc));
         free(a.rooms);

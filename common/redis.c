@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+typedef struct wr_redis_pending {
+    struct wr_redis_pending *prev, *next; /* wr_redis_t.oldest .. newest */
     wr_redis_t *r;
     wr_redis_reply_cb cb;
     void *arg;
@@ -24,6 +25,48 @@ typedef struct {
 
 static void connect_now(wr_redis_t *r);
 static void schedule_reconnect(wr_redis_t *r);
+
+static void pend_link(wr_redis_t *r, pending_t *p) {
+    p->next = NULL;
+    p->prev = r->newest;
+    if (r->newest)
+        r->newest->next = p;
+    else
+        r->oldest = p;
+    r->newest = p;
+}
+
+static void pend_unlink(wr_redis_t *r, pending_t *p) {
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (r->oldest == p)
+        r->oldest = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else if (r->newest == p)
+        r->newest = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* Redis answers in order, so the oldest command in flight tells whether it still answers at all. */
+static void on_watchdog(uv_timer_t *t) {
+    wr_redis_t *r = t->data;
+    if (r->closing || !r->ac || !r->connected || !r->oldest ||
+        uv_hrtime() - r->oldest->sent_ns < r->timeout_ms * 1000000ull)
+        return;
+    if (!r->stalled) /* once per stall, not once per retry */
+        WR_WARN("redis command timeout: reconnecting", "host=%s port=%u timeout_ms=%llu", r->host, r->port,
+                (unsigned long long)r->timeout_ms);
+    r->stalled = true;
+    atomic_fetch_add_explicit(&r->stats->timeouts, 1, memory_order_relaxed);
+    redisAsyncContext *ac = r->ac;
+    r->connected = false;
+    r->ac = NULL;
+    uv_timer_stop(&r->watchdog);
+    redisAsyncFree(ac); /* every command in flight is answered NULL; on_disconnect schedules the retry */
+    if (r->on_state)
+        r->on_state(r, false, r->state_arg);
+}
 
 static void on_timer(uv_timer_t *t) {
     wr_redis_t *r = t->data;
@@ -74,7 +117,10 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     uv_timer_stop(&r->timer);
     r->connected = true;
     r->backoff_ms = WR_REDIS_BACKOFF_MIN_MS;
-    WR_INFO("redis connected", "host=%s port=%u", r->host, r->port);
+    uint64_t every = r->timeout_ms / 4 ? r->timeout_ms / 4 : 1;
+    uv_timer_start(&r->watchdog, on_watchdog, every, every);
+    if (!r->stalled)
+        WR_INFO("redis connected", "host=%s port=%u", r->host, r->port);
     for (size_t i = 0; i < r->nscripts; i++) {
         r->scripts[i].sha[0] = '\0';
         redisAsyncCommand(r->ac, on_script_loaded, &r->scripts[i], "SCRIPT LOAD %s", r->scripts[i].source);
@@ -88,6 +134,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     bool was = r->connected;
     r->connected = false;
     r->ac = NULL;
+    if (!r->closing)
+        uv_timer_stop(&r->watchdog);
     if (r->closing)
         return;
     if (status != REDIS_OK || was)
@@ -118,11 +166,11 @@ static void connect_now(wr_redis_t *r) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->ac = ac;
-    uv_timer_start(&r->timer, on_timer, WR_REDIS_CONNECT_TIMEOUT_MS, 0);
+    uv_timer_start(&r->timer, on_timer, r->timeout_ms, 0);
 }
 
-int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, wr_redis_script_t *scripts,
-                  size_t nscripts, wr_redis_state_cb on_state, void *state_arg) {
+int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, uint64_t timeout_ms,
+                  wr_redis_script_t *scripts, size_t nscripts, wr_redis_state_cb on_state, void *state_arg) {
     memset(r, 0, sizeof *r);
     r->loop = loop;
     snprintf(r->host, sizeof r->host, "%s", host);
@@ -132,11 +180,18 @@ int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t por
     r->on_state = on_state;
     r->state_arg = state_arg;
     r->backoff_ms = WR_REDIS_BACKOFF_MIN_MS;
+    r->timeout_ms = timeout_ms ? timeout_ms : WR_REDIS_TIMEOUT_MS;
     r->stats = &r->own;
     int rc = uv_timer_init(loop, &r->timer);
     if (rc < 0)
         return rc;
     r->timer.data = r;
+    rc = uv_timer_init(loop, &r->watchdog);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&r->timer, NULL);
+        return rc;
+    }
+    r->watchdog.data = r;
     connect_now(r);
     return 0;
 }
@@ -149,6 +204,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     pending_t *p = privdata;
     redisReply *rep = reply;
     wr_redis_t *r = p->r;
+    pend_unlink(r, p);
     if (rep && rep->type == REDIS_REPLY_ERROR && p->script >= 0 && strncmp(rep->str, "NOSCRIPT", 8) == 0 &&
         ac == r->ac && r->connected) {
         /* the script cache was flushed (Redis restarted or SCRIPT FLUSH): send the source once */
@@ -160,6 +216,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         p->script = -1;
         if (redisAsyncCommandArgv(ac, on_reply, p, p->argc, p->argv, p->lens) == REDIS_OK) {
             STAT_INC(r, commands);
+            p->sent_ns = uv_hrtime();
+            pend_link(r, p);
             return;
         }
         rep = NULL;
@@ -167,6 +225,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     } else if (!rep) {
         STAT_INC(r, lost);
     } else {
+        if (r->stalled) {
+            r->stalled = false;
+            WR_INFO("redis answers again", "host=%s port=%u", r->host, r->port);
+        }
         wr_histo_observe(&r->stats->latency, (uv_hrtime() - p->sent_ns) / 1000);
         if (rep->type == REDIS_REPLY_ERROR)
             STAT_INC(r, errors);
@@ -180,6 +242,7 @@ static pending_t *pending_new(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, in
     if (!p)
         return NULL;
     p->r = r;
+    p->prev = p->next = NULL;
     p->cb = cb;
     p->arg = arg;
     p->script = -1;
@@ -200,6 +263,7 @@ static void send_pending(wr_redis_t *r, pending_t *p, int argc, const char **arg
         return;
     }
     STAT_INC(r, commands);
+    pend_link(r, p);
 }
 
 void wr_redis_argv(wr_redis_t *r, wr_redis_reply_cb cb, void *arg, int argc, const char **argv,
@@ -233,6 +297,7 @@ void wr_redis_eval(wr_redis_t *r, size_t script, wr_redis_reply_cb cb, void *arg
         return;
     }
     p->r = r;
+    p->prev = p->next = NULL;
     p->cb = cb;
     p->arg = arg;
     p->argc = n;
@@ -266,6 +331,7 @@ void wr_redis_close(wr_redis_t *r) {
     r->closing = true;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, NULL);
+    uv_close((uv_handle_t *)&r->watchdog, NULL);
     if (r->ac) {
         redisAsyncContext *ac = r->ac;
         r->ac = NULL;
@@ -277,7 +343,7 @@ void wr_redis_close(wr_redis_t *r) {
 void wr_redis_stats_render(wr_buf_t *b, const char *prefix, const char *latency_help,
                            const wr_redis_stats_t *const *stats, size_t n) {
     wr_histo_snap_t lat = {0};
-    unsigned long long v[5] = {0};
+    unsigned long long v[6] = {0};
     for (size_t i = 0; i < n; i++) {
         const wr_redis_stats_t *r = stats[i];
         if (!r)
@@ -288,6 +354,7 @@ void wr_redis_stats_render(wr_buf_t *b, const char *prefix, const char *latency_
         v[2] += atomic_load_explicit(&r->lost, memory_order_relaxed);
         v[3] += atomic_load_explicit(&r->unavailable, memory_order_relaxed);
         v[4] += atomic_load_explicit(&r->reconnects, memory_order_relaxed);
+        v[5] += atomic_load_explicit(&r->timeouts, memory_order_relaxed);
     }
     char line[1024], name[128];
     snprintf(name, sizeof name, "%s_redis_latency_seconds", prefix);
@@ -306,5 +373,11 @@ void wr_redis_stats_render(wr_buf_t *b, const char *prefix, const char *latency_
              "# TYPE %s_redis_reconnects_total counter\n%s_redis_reconnects_total %llu\n",
              prefix, prefix, prefix, v[0], prefix, prefix, prefix, v[1], prefix, v[2], prefix, v[3], prefix,
              prefix, prefix, v[4]);
+    wr_buf_puts(b, line);
+    snprintf(
+        line, sizeof line,
+        "# HELP %s_redis_timeouts_total Redis connections dropped because a command went unanswered "
+        "for [redis] timeout_ms.\n# TYPE %s_redis_timeouts_total counter\n%s_redis_timeouts_total %llu\n",
+        prefix, prefix, prefix, v[5]);
     wr_buf_puts(b, line);
 }

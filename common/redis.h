@@ -1,7 +1,9 @@
 /* One asynchronous Redis connection on a libuv loop (hiredis async + its libuv adapter), shaped for
  * the hot path: commands are pipelined on the one connection, Lua scripts are loaded once per
  * connection and called with EVALSHA (re-sent as EVAL on NOSCRIPT, e.g. after a Redis restart), and a
- * lost connection is re-established with capped, jittered exponential backoff.
+ * lost connection is re-established with capped, jittered exponential backoff. A connect or a command
+ * unanswered for timeout_ms (a stalled or half-open Redis: SIGSTOP, a failover behind a dead TCP
+ * connection) drops the connection: every command in flight is answered NULL, and it reconnects.
  *
  * Every command's callback runs exactly once: with the reply, or with reply == NULL when the command
  * could not be sent or the connection was lost before the reply came. Callers must treat NULL as
@@ -20,8 +22,8 @@
 #include <uv.h>
 
 #define WR_REDIS_BACKOFF_MIN_MS 50
-#define WR_REDIS_BACKOFF_MAX_MS 2000
-#define WR_REDIS_CONNECT_TIMEOUT_MS 500
+#define WR_REDIS_BACKOFF_MAX_MS 500 /* reconnects keep coming this often: back within it after a stall */
+#define WR_REDIS_TIMEOUT_MS 2000    /* [redis] timeout_ms default: connect, and a command's reply */
 
 typedef struct wr_redis wr_redis_t;
 
@@ -36,6 +38,7 @@ typedef struct {
     _Atomic uint64_t lost;        /* sent, but the connection was lost before the reply */
     _Atomic uint64_t unavailable; /* not sent: not connected (or out of memory) */
     _Atomic uint64_t reconnects;  /* connections lost */
+    _Atomic uint64_t timeouts;    /* connections dropped because a command went unanswered for timeout_ms */
 } wr_redis_stats_t;
 
 typedef struct {
@@ -51,9 +54,13 @@ struct wr_redis {
     redisAsyncContext *ac;
     bool connected;
     bool closing;
-    uv_timer_t timer; /* reconnect backoff, connect timeout */
+    uv_timer_t timer;    /* reconnect backoff, connect timeout */
+    uv_timer_t watchdog; /* while connected: the oldest command in flight against timeout_ms */
     uint64_t backoff_ms;
-    wr_redis_script_t *scripts; /* owned by the caller, outlives this */
+    uint64_t timeout_ms;
+    bool stalled; /* a command timed out; no reply since (the retries are not logged one by one) */
+    struct wr_redis_pending *oldest, *newest; /* commands in flight, in the order Redis answers them */
+    wr_redis_script_t *scripts;               /* owned by the caller, outlives this */
     size_t nscripts;
     wr_redis_state_cb on_state;
     void *state_arg;
@@ -62,8 +69,8 @@ struct wr_redis {
 };
 
 /* Starts connecting; returns 0 (connection happens in the background) or a negative error. */
-int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, wr_redis_script_t *scripts,
-                  size_t nscripts, wr_redis_state_cb on_state, void *state_arg);
+int wr_redis_init(wr_redis_t *r, uv_loop_t *loop, const char *host, uint16_t port, uint64_t timeout_ms,
+                  wr_redis_script_t *scripts, size_t nscripts, wr_redis_state_cb on_state, void *state_arg);
 
 /* Sends a command (argv form; binary-safe). lens == NULL: every argument is a NUL-terminated string
  * (the same holds for wr_redis_eval). */

@@ -447,6 +447,7 @@ static int redis_key(parser_t *p, const char *key, const char *val) {
         c->redis_url = strdup(val);
         return c->redis_url ? 0 : fail(p, key, "out of memory");
     }
+    KEY_U64("timeout_ms", redis_timeout_ms, 10, 600000)
     return fail(p, key, "unknown key (see config/waitroom.example.ini)");
 }
 
@@ -684,6 +685,7 @@ static void set_defaults(wr_config_t *c) {
     c->spool_max_bytes = UINT64_C(1) << 30;
     c->spool_total_bytes = UINT64_C(4) << 30;
     wr_parse_hostport("127.0.0.1:6379", &c->redis);
+    c->redis_timeout_ms = 2000;
 }
 
 static int parse_text(parser_t *p, char *text) {

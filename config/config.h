@@ -131,6 +131,8 @@ typedef struct wr_config {
     /* [redis] */
     char *redis_url;
     wr_hostport_t redis;
+    uint64_t
+        redis_timeout_ms; /* connect, and a command's reply: then the connection is dropped and retried */
 
     wr_room_cfg_t *rooms;
     size_t nrooms;

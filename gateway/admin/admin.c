@@ -859,8 +859,8 @@ int gw_admin_start(gw_admin_t *a) {
             a->scripts[i].name = wr_lua_names[i];
             a->scripts[i].source = wr_lua_sources[i];
         }
-        if (wr_redis_init(&a->redis, a->loop, a->cfg->redis.host, a->cfg->redis.port, a->scripts,
-                          WR_LUA_COUNT, NULL, NULL) == 0)
+        if (wr_redis_init(&a->redis, a->loop, a->cfg->redis.host, a->cfg->redis.port,
+                          a->cfg->redis_timeout_ms, a->scripts, WR_LUA_COUNT, NULL, NULL) == 0)
             a->redis_on = true;
     }
     return 0;

@@ -117,8 +117,9 @@ void gw_answer_admitted(gw_queue_t *q, gw_req_t *req, gw_room_t *r, bool json, c
         return;
     }
     /* back to the page the buyer asked for, now with a pass */
-    /* room for the longest of both: a cookie with a pass per room (GW_JAR_BYTES) and a 1 KiB redirect */
-    char hdrs[GW_JAR_BYTES + 256 + sizeof((gw_qreq_t *)0)->redirect + 32];
+    /* room for the longest of all: two cookies with a token per room each (the pass, and the queue token
+     * marked as having had its session) and a 1 KiB redirect */
+    char hdrs[2 * (GW_JAR_BYTES + 256) + sizeof((gw_qreq_t *)0)->redirect + 32];
     int n = snprintf(hdrs, sizeof hdrs, "%sLocation: %.*s\r\n", set_cookie ? set_cookie : "",
                      (int)redirect_len, redirect);
     if (n < 0 || (size_t)n >= sizeof hdrs) /* never a cut head: the front page is always a safe way back */

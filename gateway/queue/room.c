@@ -468,8 +468,8 @@ int gw_rooms_init(gw_rooms_t *rs, uv_loop_t *loop, const wr_config_t *cfg, gw_qu
     }
     uv_timer_init(loop, &rs->timer);
     rs->timer.data = rs;
-    int rc = wr_redis_init(&rs->redis, loop, cfg->redis.host, cfg->redis.port, rs->scripts, WR_LUA_COUNT,
-                           on_redis_state, rs);
+    int rc = wr_redis_init(&rs->redis, loop, cfg->redis.host, cfg->redis.port, cfg->redis_timeout_ms,
+                           rs->scripts, WR_LUA_COUNT, on_redis_state, rs);
     if (metrics)
         rs->redis.stats = &metrics->redis;
     if (rc < 0) {

@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
         return 2;
     wr_log_min_level = WR_LOG_WARN;
     uv_loop_t *loop = uv_default_loop();
-    if (wr_redis_init(&R, loop, argv[1], (uint16_t)atoi(argv[2]), scripts, 1, on_state, NULL) < 0)
+    if (wr_redis_init(&R, loop, argv[1], (uint16_t)atoi(argv[2]), 0, scripts, 1, on_state, NULL) < 0)
         fail("init");
     uv_timer_init(loop, &poll_timer);
     uv_timer_start(&poll_timer, on_poll, 50, 50);
