@@ -541,7 +541,8 @@ void gw_upstream_relay(gw_upstream_t *u) {
             return; /* the client's write callback calls us again */
     }
     if (u->msg_done) {
-        if (c->spool && !gw_spool_drained(c->spool))
+        /* a write still pending here is the spool's last bytes, from its buffer: it ends the response */
+        if (c->spool && (c->writing || !gw_spool_drained(c->spool)))
             finish_spooled(u, c);
         else
             finish(u);
