@@ -727,10 +727,12 @@ static void pool_give(gw_pool_t *p, gw_upstream_t *u, gw_conn_t *c) {
     up_read_start(u);
 }
 
-/* Every connection is busy and a request waits: the one held longest by a client that takes nothing
- * (its response waiting on the origin connection, the spool full or off) is freed by cutting that
- * client, if it has been stalled for GW_STALL_CUT_MS. The freed slot goes to the first waiter. A
- * client that reads, however slowly, is never cut here (send_timeout_ms governs it). */
+/* Every connection is busy and a request waits: the one held longest by a client whose write has not
+ * completed for GW_STALL_CUT_MS (its response waiting on the origin connection, the spool full or off)
+ * is freed by cutting that client. The freed slot goes to the first waiter. Known limit (review): a
+ * write completes only once the kernel has taken all of it, so a client reading steadily but slowly
+ * (16 KB/s behind megabytes of socket buffer) looks stalled too and can be cut under this pressure;
+ * telling it apart needs sampling the socket's unsent bytes over a longer window. */
 static bool cut_stalled(gw_pool_t *p) {
     uint64_t now = uv_now(&p->w->loop);
     gw_conn_t *worst = NULL;
