@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Client, RoomTest, Visitor, admit  # noqa: E402
+from harness import wait_for, Client, RoomTest, Visitor, admit  # noqa: E402
 
 
 
@@ -97,8 +97,15 @@ class Queue(RoomTest):
         time.sleep(1.0)  # a refresh sees the empty room and puts the boundary back
         # the visitor with a pass is still let in, with no Redis involved
         self.assertEqual(vs[0].get("/checkout").status, 200)
-        # everyone waiting keeps their place
-        after = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs[2:]]
+        # everyone waiting keeps their place (once every worker has put back what it knew and refreshed:
+        # a loaded ASan run can take more than the second above; until then they see "trouble")
+        after = []
+
+        def kept():
+            after[:] = [json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs[2:]]
+            return after == before
+
+        wait_for(kept, timeout=10)
         self.assertEqual(after, before)
         time.sleep(0.5)
         self.assertEqual([json.loads(v.get("/checkout", json_=True).body)["position"] for v in vs[2:]], before)
